@@ -1,0 +1,1 @@
+"""Embedded dev services: a Kafka-compatible broker and a WebHDFS-compatible server."""

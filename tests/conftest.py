@@ -1,0 +1,5 @@
+"""Shared fixtures: each real dev service has its plugin module under tests/fixtures/."""
+
+pytest_plugins = [
+    "tests.fixtures.broker",
+]
