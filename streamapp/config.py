@@ -58,6 +58,7 @@ class Settings:
     spark_master: str = "local[*]"  # SPARK_MASTER: local[*], spark://host:7077, yarn, ...
     batch_cron: str = "0 2 * * *"  # BATCH_CRON: when the clock process runs the job
     batch_tz: str = "UTC"  # BATCH_TZ: time zone of BATCH_CRON
+    clock_port: int = 6067  # CLOCK_PORT: the clock process's health endpoint
 
     # --- Web report --------------------------------------------------------------
     web_port: int = 5000  # WEB_PORT: the report page
@@ -102,7 +103,7 @@ class Settings:
         return settings
 
     def _validate(self) -> None:
-        for name in ("worker_port", "web_port"):
+        for name in ("worker_port", "web_port", "clock_port"):
             port = getattr(self, name)
             if not 0 < port < 65536:
                 raise ConfigError(f"{name.upper()}={port} is not a TCP port (1-65535)")
