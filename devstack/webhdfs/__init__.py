@@ -1,0 +1,5 @@
+"""A WebHDFS-compatible server over a local directory, for development and tests."""
+
+from devstack.webhdfs.server import PortInUse, WebHdfsServer
+
+__all__ = ["PortInUse", "WebHdfsServer"]

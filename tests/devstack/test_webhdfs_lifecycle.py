@@ -1,0 +1,49 @@
+"""Server lifecycle: stop really cuts clients off, a restart on the same port and root works."""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+from hdfs import InsecureClient
+
+from devstack.ports import port_in_use
+from devstack.webhdfs import PortInUse, WebHdfsServer
+from tests.fixtures.webhdfs import read_all_lines
+
+
+def test_stop_closes_listener_and_open_connections_then_restart_keeps_data(
+    webhdfs_factory: Callable[..., WebHdfsServer], tmp_path: Path
+) -> None:
+    server = webhdfs_factory(root=tmp_path / "root")
+    port = server.port
+    client = InsecureClient(server.url, user="alice")
+    client.write("/d/a.txt", data="one\n", encoding="utf-8")
+    idle = http.client.HTTPConnection("127.0.0.1", port, timeout=5)  # keep-alive, idle
+    idle.request("GET", "/webhdfs/v1/d?op=LISTSTATUS")
+    response = idle.getresponse()
+    assert response.status == 200
+    response.read()
+    assert idle.sock is not None
+
+    server.stop()
+
+    assert not port_in_use("127.0.0.1", port)
+    assert idle.sock.recv(1) == b""  # the server closed the idle connection
+    idle.close()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{server.url}/webhdfs/v1/?op=LISTSTATUS", timeout=2)
+
+    again = webhdfs_factory(root=tmp_path / "root", port=port)
+    assert again.port == port
+    client.write("/d/b.txt", data="two\n", encoding="utf-8")
+    assert read_all_lines(again.url, "/d") == ["one", "two"]
+    assert client.status("/d/a.txt")["owner"] == "alice"
+
+
+def test_port_taken_is_reported(webhdfs: WebHdfsServer) -> None:
+    with pytest.raises(PortInUse, match="--port"):
+        WebHdfsServer(webhdfs.root, port=webhdfs.port).start()
