@@ -1,0 +1,192 @@
+"""The two data sources of the report, as test helpers that can be swapped for the real thing.
+
+- `serve_live(messages)` answers the worker views (contracts section 3) for a list of
+  messages with a stdlib HTTP server: a double of pure data, standing in for the faust
+  worker in unit-level tests of the page.
+- `publish_batch(hdfs_url, report_root, messages)` writes a snapshot in the contract
+  format (section 2) into a real WebHDFS server, standing in for a Spark run; a real
+  batch run (archive the same messages, run `spark_jobs`) can replace it unchanged.
+
+Both count messages with the project's tokenizer; a message is a dict with
+`timestamp` (ms) and either `value` (text) or `value_b64` (rejected, non-UTF-8 bytes).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from hdfs import InsecureClient
+
+from streamapp.tokenize import words
+
+Message = dict[str, Any]
+
+
+def _hour(ms: int) -> str:
+    return datetime.fromtimestamp(ms // 3_600_000 * 3600, tz=UTC).strftime("%Y-%m-%dT%H:00:00Z")
+
+
+@dataclass
+class Counts:
+    """What both layers compute from the same messages."""
+
+    messages: int = 0
+    words: int = 0
+    rejected: int = 0
+    per_word: Counter[str] = field(default_factory=Counter)
+    hours: dict[str, list[int]] = field(default_factory=dict)  # hour -> [messages, words]
+    hour_words: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def top(self, n: int) -> list[dict[str, Any]]:
+        ranked = sorted(self.per_word.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+        return [{"word": w, "count": c} for w, c in ranked]
+
+    def hour_list(self) -> list[dict[str, Any]]:
+        return [{"hour": h, "messages": m, "words": w} for h, (m, w) in sorted(self.hours.items())]
+
+
+def count(messages: list[Message]) -> Counts:
+    c = Counts()
+    for m in messages:
+        if "value" not in m:
+            c.rejected += 1
+            continue
+        ws = words(m["value"])
+        hour = _hour(m["timestamp"])
+        c.messages += 1
+        c.words += len(ws)
+        c.per_word.update(ws)
+        c.hour_words.update((hour, w) for w in ws)
+        per_hour = c.hours.setdefault(hour, [0, 0])
+        per_hour[0] += 1
+        per_hour[1] += len(ws)
+    return c
+
+
+class LiveServer:
+    """A worker-views server on a free loopback port; `url` is its base URL."""
+
+    def __init__(
+        self, messages: list[Message], status: str = "ok", answers: dict[str, Any] | None = None
+    ) -> None:
+        counts, health, fixed = count(messages), status, answers or {}
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _send(self, code: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                if url.path in fixed:  # a scripted answer, e.g. a hostile word
+                    return self._send(200, fixed[url.path])
+                if url.path == "/totals":
+                    return self._send(200, {"messages": counts.messages, "words": counts.words,
+                                            "rejected": counts.rejected})
+                if url.path == "/top":
+                    n = int(parse_qs(url.query).get("n", ["10"])[0])
+                    if not 1 <= n <= 1000:
+                        return self._send(400, {"error": "n out of range"})
+                    return self._send(200, {"top": counts.top(n)})
+                if url.path == "/hours":
+                    return self._send(200, {"hours": counts.hour_list()})
+                if url.path == "/health":
+                    return self._send(200, {"status": health, "assigned": [0, 1]})
+                if url.path.startswith("/word/"):
+                    ws = words(unquote(url.path[len("/word/"):]))
+                    if len(ws) != 1:
+                        return self._send(400, {"error": "not exactly one word"})
+                    return self._send(200, {"word": ws[0], "count": counts.per_word[ws[0]]})
+                return self._send(404, {"error": "no such view"})
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+def serve_live(
+    messages: list[Message], status: str = "ok", answers: dict[str, Any] | None = None
+) -> LiveServer:
+    """Start answering the worker views for `messages`; call `.stop()` when done.
+
+    `answers` maps a view path (e.g. "/top") to a fixed JSON body served instead.
+    """
+    return LiveServer(messages, status, answers)
+
+
+def publish_batch(
+    hdfs_url: str,
+    report_root: str,
+    messages: list[Message],
+    *,
+    run_id: str = "20260101T020000Z",
+    corrupt: int = 0,
+    part_size: int = 50_000,
+) -> str:
+    """Write one complete snapshot run of `messages` and point `latest` at it; returns its path."""
+    client = InsecureClient(hdfs_url)
+    c = count(messages)
+    valid = [m for m in messages if "value" in m]
+    stamps = [m["timestamp"] for m in messages]
+    run = f"{report_root}/runs/{run_id}"
+    started = f"{run_id[:4]}-{run_id[4:6]}-{run_id[6:8]}T{run_id[9:11]}:{run_id[11:13]}:{run_id[13:15]}Z"
+    summary = {
+        "run_id": run_id,
+        "started_at": started,
+        "finished_at": started,
+        "spark_version": "test-helper",
+        "archive": "/data/data_stream",
+        "input_files": 1,
+        "coverage": {
+            "partitions": {"0:0": len(valid) - 1} if valid else {},
+            "first_timestamp_ms": min(stamps) if stamps else None,
+            "last_timestamp_ms": max(stamps) if stamps else None,
+        },
+        "totals": {"messages": c.messages, "words": c.words, "distinct_words": len(c.per_word),
+                   "rejected": c.rejected, "corrupt": corrupt},
+        "hours": c.hour_list(),
+        "top": c.top(1000),
+    }
+    client.write(f"{run}/summary.json", json.dumps(summary), overwrite=True, encoding="utf-8")
+    ranked = c.top(len(c.per_word))
+    for i in range(0, max(len(ranked), 1), part_size):
+        lines = "".join(json.dumps(e) + "\n" for e in ranked[i:i + part_size])
+        client.write(f"{run}/words/part-{i // part_size:05d}.json", lines, overwrite=True, encoding="utf-8")
+    hour_lines = "".join(json.dumps({"hour": h, "word": w, "count": n}) + "\n"
+                         for (h, w), n in sorted(c.hour_words.items()))
+    client.write(f"{run}/hour_words/part-00000.json", hour_lines, overwrite=True, encoding="utf-8")
+    client.write(f"{run}/_SUCCESS", "", overwrite=True)
+    write_json(client, f"{report_root}/last_run.json",
+               {"run_id": run_id, "state": "success", "started_at": started, "finished_at": started,
+                "error": None})
+    write_json(client, f"{report_root}/latest", {"run_id": run_id, "path": run})
+    return run
+
+
+def write_json(client: InsecureClient, path: str, body: dict[str, Any]) -> None:
+    """Replace a small JSON file: write a temporary name, then rename it into place."""
+    tmp = path.rsplit("/", 1)[0] + "/_tmp." + path.rsplit("/", 1)[1]
+    client.write(tmp, json.dumps(body), overwrite=True, encoding="utf-8")
+    client.delete(path)
+    client.rename(tmp, path)

@@ -1,0 +1,415 @@
+"""The report's one data-access module: worker views over HTTP, batch snapshots from HDFS.
+
+Everything here only reads, caches and hands plain data to the pure modules
+(`reconcile`, `svg`). Network reads are bounded: worker calls time out after
+`WORKER_TIMEOUT` seconds, HDFS calls after `HDFS_TIMEOUT`, the broker metadata
+request after `BROKER_TIMEOUT`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote
+
+import requests
+from hdfs import HdfsError, InsecureClient
+
+from streamapp.config import Settings, kafka_client_config
+from streamapp.errors import WordstreamError
+
+HealthState = Literal["ok", "warn", "down", "unknown"]
+
+# A producer counts as active while the live message total grew within this window.
+PRODUCER_ACTIVE_SECONDS = 300.0
+
+
+class ReportError(WordstreamError):
+    """Base error of the report's data access."""
+
+
+class WorkerUnavailable(ReportError):
+    """No worker in WORKER_URLS answered."""
+
+
+class WorkerRefused(ReportError):
+    """A worker answered with a 4xx error (e.g. a word it will not look up)."""
+
+
+class HdfsUnavailable(ReportError):
+    """WebHDFS did not answer, or a snapshot file could not be read."""
+
+
+def _brief(exc: requests.RequestException) -> str:
+    """One short line for a failed HTTP call (requests' own messages run to paragraphs)."""
+    target = exc.request.url.split("?")[0] if exc.request is not None and exc.request.url else ""
+    kind = "timed out" if isinstance(exc, requests.Timeout) else "no answer"
+    if not isinstance(exc, requests.ConnectionError | requests.Timeout):
+        kind = type(exc).__name__
+    return f"{kind} from {target}" if target else kind
+
+
+@dataclass(frozen=True)
+class Health:
+    """One component's health as the diagram and /api/health show it."""
+
+    state: HealthState
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        """JSON-ready form."""
+        return {"state": self.state, "detail": self.detail}
+
+
+class _TtlCache:
+    """Thread-safe memo of recent results (errors included) for `ttl` seconds."""
+
+    def __init__(self, ttl: float) -> None:
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[float, Any, Exception | None]] = {}
+
+    def get(self, key: str, compute: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is None or now - hit[0] >= self._ttl:
+            try:
+                value, error = compute(), None
+            except ReportError as exc:
+                value, error = None, exc
+            hit = (time.monotonic(), value, error)
+            if self._ttl > 0:
+                with self._lock:
+                    if len(self._items) > 4096:  # bounded: word lookups are user input
+                        self._items.clear()
+                    self._items[key] = hit
+        if hit[2] is not None:
+            raise hit[2]
+        return hit[1]
+
+
+class WorkerClient:
+    """Reads the worker views (contract section 3) from the first worker that answers.
+
+    Workers are tried in WORKER_URLS order, except that the last one that answered is
+    tried first, so a dead first URL costs its timeout once rather than on every call.
+    """
+
+    def __init__(self, urls: list[str], timeout: float) -> None:
+        if not urls:
+            raise ReportError("WORKER_URLS is empty; set it to e.g. http://localhost:6066")
+        self._urls = urls
+        self._timeout = timeout
+        self._preferred = 0
+        self._session = requests.Session()
+
+    def get(self, path: str) -> Any:
+        """GET a view; WorkerUnavailable if none answers, WorkerRefused on a 4xx."""
+        order = [self._preferred] + [i for i in range(len(self._urls)) if i != self._preferred]
+        failures = []
+        for i in order:
+            url = self._urls[i] + path
+            try:
+                resp = self._session.get(url, timeout=self._timeout)
+            except requests.RequestException as exc:
+                failures.append(_brief(exc))
+                continue
+            if resp.status_code >= 500:
+                failures.append(f"{self._urls[i]}: HTTP {resp.status_code}")
+                continue
+            self._preferred = i
+            try:
+                body = resp.json()
+            except ValueError:
+                raise WorkerUnavailable(f"{url} answered something that is not JSON") from None
+            if resp.status_code >= 400:
+                raise WorkerRefused(str(body.get("error", f"HTTP {resp.status_code}")))
+            return body
+        raise WorkerUnavailable("; ".join(failures))
+
+
+@dataclass
+class Snapshot:
+    """One complete batch run: its summary.json, and its every-word counts once loaded."""
+
+    run_id: str
+    path: str
+    summary: dict[str, Any]
+    _words: dict[str, int] | None = field(default=None, repr=False)
+
+
+class SnapshotStore:
+    """Reads the latest complete batch snapshot (contract section 2) from WebHDFS.
+
+    `latest` is re-read at most every `check_seconds`; the run it points to is
+    loaded only when it changes, and its `words/` part files only when a count
+    outside the summary's top list is needed.
+    """
+
+    def __init__(
+        self, url: str, user: str, root: str, timeout: float, check_seconds: float
+    ) -> None:
+        self._client = InsecureClient(url, user=user, timeout=timeout)
+        self._root = root.rstrip("/")
+        self._check_seconds = check_seconds
+        self._lock = threading.Lock()
+        self._checked_at = -float("inf")
+        self._current: Snapshot | None = None
+
+    def _read_json(self, path: str) -> Any:
+        """A JSON file's content, None if it does not exist."""
+        try:
+            with self._client.read(path, encoding="utf-8") as reader:
+                return json.loads(reader.read())
+        except HdfsError as exc:
+            if exc.exception == "FileNotFoundException":
+                return None
+            raise HdfsUnavailable(f"reading {path}: {exc}") from exc
+        except requests.RequestException as exc:
+            raise HdfsUnavailable(f"reading {path}: {_brief(exc)}") from exc
+        except ValueError as exc:
+            raise HdfsUnavailable(f"{path} is not JSON: {exc}") from exc
+
+    def latest(self) -> Snapshot | None:
+        """The newest complete run, or None if no batch has completed yet."""
+        with self._lock:
+            if time.monotonic() - self._checked_at < self._check_seconds:
+                return self._current
+            pointer = self._read_json(f"{self._root}/latest")
+            if pointer is None:
+                self._current = None
+            elif self._current is None or (pointer["run_id"], pointer["path"]) != (
+                self._current.run_id,
+                self._current.path,
+            ):
+                summary = self._read_json(f"{pointer['path'].rstrip('/')}/summary.json")
+                if summary is None:
+                    raise HdfsUnavailable(f"{pointer['path']}/summary.json is missing")
+                self._current = Snapshot(pointer["run_id"], pointer["path"], summary)
+            self._checked_at = time.monotonic()
+            return self._current
+
+    def word_counts(self, snapshot: Snapshot) -> dict[str, int]:
+        """Every word's batch count (the run's `words/` part files), loaded once per run."""
+        with self._lock:
+            if snapshot._words is None:
+                snapshot._words = dict(self._iter_words(snapshot.path.rstrip("/") + "/words"))
+            return snapshot._words
+
+    def _iter_words(self, directory: str) -> Iterator[tuple[str, int]]:
+        try:
+            parts = sorted(p for p in self._client.list(directory) if not p.startswith(("_", ".")))
+            for part in parts:
+                with self._client.read(f"{directory}/{part}", encoding="utf-8") as reader:
+                    for line in reader:
+                        if line.strip():
+                            row = json.loads(line)
+                            yield row["word"], int(row["count"])
+        except requests.RequestException as exc:
+            raise HdfsUnavailable(f"reading {directory}: {_brief(exc)}") from exc
+        except (HdfsError, ValueError, KeyError) as exc:
+            raise HdfsUnavailable(f"reading {directory}: {exc!r}") from exc
+
+    def last_run(self) -> dict[str, Any] | None:
+        """The outcome of the most recent batch attempt (`last_run.json`), None if none."""
+        result: dict[str, Any] | None = self._read_json(f"{self._root}/last_run.json")
+        return result
+
+    def ping(self) -> bool:
+        """GETFILESTATUS of REPORT_ROOT: True if it exists, False if not (HDFS answered)."""
+        try:
+            return self._client.status(self._root, strict=False) is not None
+        except requests.RequestException as exc:
+            raise HdfsUnavailable(_brief(exc)) from exc
+        except HdfsError as exc:
+            raise HdfsUnavailable(str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class Live:
+    """What the worker said (all None with `error` set when no worker answered)."""
+
+    totals: dict[str, int] | None
+    hours: list[dict[str, Any]] | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The latest snapshot, None when no run completed (or HDFS is down: `error`)."""
+
+    snapshot: Snapshot | None
+    error: str | None
+
+
+class ReportData:
+    """Everything the page and API read, with bounded timeouts and short-lived caches."""
+
+    def __init__(self, settings: Settings, config: Mapping[str, Any]) -> None:
+        self._settings = settings
+        self.worker = WorkerClient(settings.worker_url_list, float(config["WORKER_TIMEOUT"]))
+        self.store = SnapshotStore(
+            settings.hdfs_url,
+            settings.hdfs_user_name,
+            settings.report_root,
+            float(config["HDFS_TIMEOUT"]),
+            float(config["BATCH_CHECK_SECONDS"]),
+        )
+        self._broker_timeout = float(config["BROKER_TIMEOUT"])
+        self._clock_timeout = float(config["WORKER_TIMEOUT"])
+        self._live_cache = _TtlCache(float(config["LIVE_CACHE_SECONDS"]))
+        self._health_cache = _TtlCache(float(config["HEALTH_CACHE_SECONDS"]))
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="report-read")
+        self._activity_lock = threading.Lock()
+        self._last_messages: int | None = None
+        self._last_growth: float | None = None
+
+    def _worker_get(self, path: str) -> Any:
+        return self._live_cache.get(path, lambda: self.worker.get(path))
+
+    def live(self) -> Live:
+        """Live totals and per-hour series (both read concurrently)."""
+        totals_f = self._pool.submit(self._worker_get, "/totals")
+        hours_f = self._pool.submit(self._worker_get, "/hours")
+        try:
+            totals = totals_f.result()
+            hours = hours_f.result()["hours"]
+        except ReportError as exc:
+            return Live(None, None, str(exc))
+        self._observe(int(totals["messages"]))
+        return Live(totals, hours, None)
+
+    def live_top(self, n: int) -> list[dict[str, Any]]:
+        """The worker's top-n words."""
+        top: list[dict[str, Any]] = self._worker_get(f"/top?n={n}")["top"]
+        return top
+
+    def live_word(self, word: str) -> int:
+        """The worker's all-time count of one (already normalised) word."""
+        return int(self._worker_get("/word/" + quote(word, safe=""))["count"])
+
+    def live_words(self, words: list[str]) -> dict[str, int]:
+        """Counts of several words, looked up concurrently; words the worker refuses are left out."""
+
+        def one(word: str) -> tuple[str, int | None]:
+            try:
+                return word, self.live_word(word)
+            except WorkerRefused:
+                return word, None
+
+        return {w: c for w, c in self._pool.map(one, words) if c is not None}
+
+    def batch(self) -> Batch:
+        """The latest complete snapshot."""
+        try:
+            return Batch(self.store.latest(), None)
+        except ReportError as exc:
+            return Batch(None, str(exc))
+
+    def batch_counts(self, snapshot: Snapshot, words: list[str]) -> dict[str, int]:
+        """Batch counts of some words: from the summary's top list, else the full word list."""
+        top = {e["word"]: int(e["count"]) for e in snapshot.summary.get("top", [])}
+        if all(w in top for w in words):
+            return {w: top[w] for w in words}
+        every = self.store.word_counts(snapshot)
+        return {w: every.get(w, 0) for w in words}
+
+    def _observe(self, messages: int) -> None:
+        with self._activity_lock:
+            if self._last_messages is not None and messages > self._last_messages:
+                self._last_growth = time.monotonic()
+            self._last_messages = messages
+
+    def health(self) -> dict[str, Health]:
+        """Every component of the diagram, checked concurrently (cached a few seconds)."""
+        checks: dict[str, Callable[[], Health]] = {
+            "broker": self._broker_health,
+            "worker": self._worker_health,
+            "hdfs": self._hdfs_health,
+            "spark": self._spark_health,
+            "clock": self._clock_health,
+        }
+        futures = {
+            name: self._pool.submit(self._health_cache.get, name, check)
+            for name, check in checks.items()
+        }
+        result = {name: f.result() for name, f in futures.items()}
+        result["producer"] = self._producer_health(result["worker"])
+        result["web"] = Health("ok", "serving this page")
+        return result
+
+    def _producer_health(self, worker: Health) -> Health:
+        # Producers are not observable directly; the live message total growing is
+        # the evidence that one is sending.
+        if worker.state == "down":
+            return Health("unknown", "worker down: cannot tell")
+        with self._activity_lock:
+            grew = self._last_growth
+        if grew is not None and time.monotonic() - grew < PRODUCER_ACTIVE_SECONDS:
+            return Health("ok", "messages arriving")
+        return Health("warn", "idle: no new messages seen")
+
+    def _broker_health(self) -> Health:
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import AdminClient
+
+        conf: dict[str, Any] = dict(kafka_client_config(self._settings))
+        conf.update({"socket.timeout.ms": int(self._broker_timeout * 1000), "log_level": 0})
+        try:
+            meta = AdminClient(conf).list_topics(timeout=self._broker_timeout)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else exc
+            return Health("down", f"no metadata: {err.str() if hasattr(err, 'str') else err}")
+        topic = meta.topics.get(self._settings.topic)
+        if topic is None or topic.error is not None:
+            return Health("warn", f"{len(meta.brokers)} broker(s); no topic {self._settings.topic}")
+        return Health(
+            "ok", f"{len(meta.brokers)} broker(s); {len(topic.partitions)} partition(s)"
+        )
+
+    def _worker_health(self) -> Health:
+        try:
+            body = self.worker.get("/health")
+        except ReportError as exc:
+            return Health("down", str(exc))
+        assigned = body.get("assigned", [])
+        if body.get("status") == "ok":
+            return Health("ok", f"{len(assigned)} partition(s) assigned")
+        return Health("warn", str(body.get("status", "unknown status")))
+
+    def _hdfs_health(self) -> Health:
+        try:
+            exists = self.store.ping()
+        except ReportError as exc:
+            return Health("down", str(exc))
+        return Health("ok", "reports found" if exists else "up; no reports directory yet")
+
+    def _spark_health(self) -> Health:
+        try:
+            run = self.store.last_run()
+        except ReportError:
+            return Health("unknown", "HDFS down: cannot read last_run.json")
+        if run is None:
+            return Health("unknown", "never run")
+        state = run.get("state")
+        if state == "success":
+            return Health("ok", f"last run {run.get('finished_at')}")
+        if state == "running":
+            return Health("warn", f"running since {run.get('started_at')}")
+        return Health("down", f"failed: {run.get('error')}")
+
+    def _clock_health(self) -> Health:
+        url = f"http://localhost:{self._settings.clock_port}/health"
+        try:
+            body = requests.get(url, timeout=self._clock_timeout).json()
+        except (requests.RequestException, ValueError) as exc:
+            return Health("down", f"no answer on port {self._settings.clock_port}")
+        if body.get("running"):
+            return Health("ok", "running the batch now")
+        return Health("ok", f"next run {body.get('next_run')}")
