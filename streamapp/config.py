@@ -46,12 +46,29 @@ class Settings:
     state_dir: str = "var/state"  # STATE_DIR: faust data dir (RocksDB tables)
     # PROCESSING_GUARANTEE: at_least_once (any broker) or exactly_once (Kafka transactions)
     processing_guarantee: str = "at_least_once"
+    # KAFKA_MAX_MESSAGE_BYTES: largest message the worker fetches or produces (1 MB
+    # messages plus headroom; the broker's own limit must be at least as large)
+    kafka_max_message_bytes: int = 4_194_304
+    live_batch_max: int = 5000  # LIVE_BATCH_MAX: messages the live agent counts per batch
+    live_batch_within_ms: int = 200  # LIVE_BATCH_WITHIN_MS: longest wait to fill a batch
+    live_idempotent: int = 1  # LIVE_IDEMPOTENT: 1 = replays are no-ops, 0 = plain counting
+    live_hours_retention: int = 168  # LIVE_HOURS_RETENTION: hours of per-hour counts kept
+    # LIVE_PARTITIONS: partitions of the live tables (and their update topic)
+    live_partitions: int = 4
 
     # --- HDFS --------------------------------------------------------------------
     hdfs_url: str = "http://localhost:9870"  # HDFS_URL: WebHDFS endpoint of the NameNode
     hdfs_user: str = ""  # HDFS_USER: user.name sent to WebHDFS (default: login name)
     archive_root: str = "/data/data_stream"  # ARCHIVE_ROOT: where the archive sink writes
     rejected_root: str = "/data/data_stream_rejected"  # REJECTED_ROOT: non-UTF-8 messages
+    # Archive file rotation: a file is committed at whichever bound comes first.
+    archive_rotate_records: int = 100_000  # ARCHIVE_ROTATE_RECORDS: records per file
+    archive_rotate_bytes: int = 64 * 1024 * 1024  # ARCHIVE_ROTATE_BYTES: bytes per file
+    archive_rotate_seconds: int = 60  # ARCHIVE_ROTATE_SECONDS: max age of an open file
+    # ARCHIVE_MAX_PENDING_BYTES: archive data held in memory (e.g. while HDFS is down)
+    # before the worker stops taking messages
+    archive_max_pending_bytes: int = 256 * 1024 * 1024
+    archive_retry_max_seconds: int = 5  # ARCHIVE_RETRY_MAX_SECONDS: HDFS retry backoff cap
     report_root: str = "/reports/wordstream"  # REPORT_ROOT: batch snapshots
 
     # --- Batch (Spark) -----------------------------------------------------------
@@ -59,6 +76,12 @@ class Settings:
     batch_cron: str = "0 2 * * *"  # BATCH_CRON: when the clock process runs the job
     batch_tz: str = "UTC"  # BATCH_TZ: time zone of BATCH_CRON
     clock_port: int = 6067  # CLOCK_PORT: the clock process's health endpoint
+    # BATCH_FS: Hadoop filesystem URI of the archive and reports for Spark, e.g.
+    # hdfs://namenode:8020 (default: the webhdfs:// form of HDFS_URL)
+    batch_fs: str = ""
+    batch_keep_runs: int = 7  # BATCH_KEEP_RUNS: snapshot runs kept under REPORT_ROOT/runs
+    # BATCH_STALE_AFTER_S: a `running` last_run.json older than this no longer blocks a run
+    batch_stale_after_s: int = 21600
 
     # --- Web report --------------------------------------------------------------
     web_port: int = 5000  # WEB_PORT: the report page
@@ -73,6 +96,14 @@ class Settings:
     def hdfs_user_name(self) -> str:
         """The WebHDFS user: HDFS_USER, or the login name."""
         return self.hdfs_user or _default_user()
+
+    @property
+    def batch_fs_uri(self) -> str:
+        """BATCH_FS, or HDFS_URL as Hadoop's webhdfs:// (swebhdfs:// for https) URI."""
+        if self.batch_fs:
+            return self.batch_fs.rstrip("/")
+        scheme, _, rest = self.hdfs_url.partition("://")
+        return f"{'swebhdfs' if scheme == 'https' else 'webhdfs'}://{rest.rstrip('/')}"
 
     @property
     def worker_url_list(self) -> list[str]:
@@ -109,6 +140,15 @@ class Settings:
                 raise ConfigError(f"{name.upper()}={port} is not a TCP port (1-65535)")
         if self.topic_partitions < 1:
             raise ConfigError(f"TOPIC_PARTITIONS={self.topic_partitions} must be at least 1")
+        for name in (
+            "archive_rotate_records",
+            "archive_rotate_bytes",
+            "archive_rotate_seconds",
+            "archive_max_pending_bytes",
+            "archive_retry_max_seconds",
+        ):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.upper()}={getattr(self, name)} must be at least 1")
         if self.processing_guarantee not in ("at_least_once", "exactly_once"):
             raise ConfigError(
                 f"PROCESSING_GUARANTEE={self.processing_guarantee!r}: "

@@ -1,0 +1,6 @@
+"""The exactly-once HDFS archive sink: every message of the source topic, as JSON lines.
+
+`core` holds the pure logic (file names, records, markers, recovery, rotation, offset
+regressions), `store` the HDFS I/O over the `hdfs` package, `agent` the faust agent.
+The on-disk format is docs/contracts.md section 1; the design is docs/archive.md.
+"""

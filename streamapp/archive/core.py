@@ -1,0 +1,513 @@
+"""Pure core of the archive sink: plain functions and small state machines, no I/O.
+
+Commit protocol (per partition, one batch of consecutive offsets at a time):
+
+1. upload each of the batch's files (valid and/or rejected) under a temporary path;
+2. write the partition's marker with the batch as `pending` (an intent record, like
+   kafka-connect-hdfs's write-ahead log): its tmp -> final renames and last offset;
+3. rename every tmp file to its final name, then ack the batch's Kafka messages.
+
+Markers go to two alternating slots, so a torn marker write leaves the other slot,
+one step older, intact. Recovery reads both slots, keeps the valid one with the
+highest sequence number, and settles its `pending` batch by looking at no more than
+its own (at most two) files: finals present, or tmps to roll forward.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from streamapp.errors import WordstreamError
+
+T = TypeVar("T")
+
+MARKER_SLOTS = ("a", "b")
+_DATA_FILE = re.compile(
+    r"(?:^|/)gen=(?P<gen>\d+)/date=(?P<date>\d{4}-\d{2}-\d{2})/"
+    r"(?P<topic>[A-Za-z0-9._-]+)\+(?P<partition>\d+)\+(?P<first>\d{20})\+(?P<last>\d{20})\.jsonl$"
+)
+
+
+class ArchiveError(WordstreamError):
+    """Base error of the archive sink."""
+
+
+class ArchiveStateError(ArchiveError):
+    """The archive's markers and files contradict each other."""
+
+
+# --- File names ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """What a committed data file's path says about its content."""
+
+    gen: int
+    date: str
+    topic: str
+    partition: int
+    first: int
+    last: int
+
+
+def check_topic(topic: str) -> str:
+    """`topic` if its archive files would be visible to readers (raises ArchiveError if not)."""
+    if not re.fullmatch(r"[A-Za-z0-9-][A-Za-z0-9._-]*", topic):
+        raise ArchiveError(
+            f"topic {topic!r} cannot be archived: file names start with the topic, and "
+            "Spark/Hadoop readers skip names starting with '_' or '.'; use another KAFKA_TOPIC"
+        )
+    return topic
+
+
+def data_file_path(root: str, f: DataFile) -> str:
+    """The committed path of `f` under `root` (docs/contracts.md section 1)."""
+    check_topic(f.topic)
+    return (
+        f"{root.rstrip('/')}/gen={f.gen}/date={f.date}/"
+        f"{f.topic}+{f.partition}+{f.first:020d}+{f.last:020d}.jsonl"
+    )
+
+
+def tmp_file_path(root: str, f: DataFile) -> str:
+    """Where `f` is uploaded before its rename: under `_tmp`, which readers ignore."""
+    return (
+        f"{root.rstrip('/')}/_tmp/{f.topic}+{f.partition}/"
+        f"gen={f.gen}+date={f.date}+{f.first:020d}+{f.last:020d}.jsonl"
+    )
+
+
+def parse_data_file_path(path: str) -> DataFile | None:
+    """The DataFile a committed path names, or None if it is not a committed data file."""
+    m = _DATA_FILE.search(path)
+    if m is None or any(part.startswith(("_", ".")) for part in path.split("/")):
+        return None
+    return DataFile(
+        gen=int(m["gen"]),
+        date=m["date"],
+        topic=m["topic"],
+        partition=int(m["partition"]),
+        first=int(m["first"]),
+        last=int(m["last"]),
+    )
+
+
+def marker_paths(archive_root: str, topic: str, partition: int) -> tuple[str, str]:
+    """The two marker slots of a partition."""
+    base = f"{archive_root.rstrip('/')}/_markers/{topic}+{partition}"
+    return (f"{base}/{MARKER_SLOTS[0]}.json", f"{base}/{MARKER_SLOTS[1]}.json")
+
+
+def utc_date(timestamp_ms: int) -> str:
+    """The UTC date (YYYY-MM-DD) of a Kafka timestamp in milliseconds."""
+    return dt.datetime.fromtimestamp(timestamp_ms / 1000, dt.UTC).strftime("%Y-%m-%d")
+
+
+# --- Records -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    """One encoded message: its JSON line, where it goes, and its fingerprint."""
+
+    offset: int
+    timestamp: int
+    date: str
+    rejected: bool
+    line: bytes
+    fingerprint: str
+
+
+def encode_record(
+    partition: int, offset: int, timestamp_ms: int, key: bytes | None, value: bytes | None
+) -> Record:
+    """Encode one message as a JSON line; a non-UTF-8 value goes to the rejected root."""
+    obj: dict[str, Any] = {"partition": partition, "offset": offset, "timestamp": timestamp_ms}
+    if key is None:
+        obj["key"] = None
+    else:
+        try:
+            obj["key"] = key.decode("utf-8")
+        except UnicodeDecodeError:
+            obj["key_b64"] = base64.b64encode(key).decode("ascii")
+    raw = value or b""
+    rejected = False
+    try:
+        obj["value"] = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        rejected = True
+        obj["value_b64"] = base64.b64encode(raw).decode("ascii")
+    line = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    return Record(
+        offset=offset,
+        timestamp=timestamp_ms,
+        date=utc_date(timestamp_ms),
+        rejected=rejected,
+        line=line,
+        fingerprint=hashlib.blake2b(line, digest_size=8).hexdigest(),
+    )
+
+
+def decode_line(line: bytes | str) -> dict[str, Any]:
+    """Parse one archived line back into its JSON object."""
+    obj: dict[str, Any] = json.loads(line)
+    return obj
+
+
+# --- Markers -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A batch whose files were uploaded and whose renames may or may not have happened."""
+
+    last: int
+    fingerprint: str
+    renames: tuple[tuple[str, str], ...]  # (tmp, final) pairs
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A partition's durable state: generation, last committed offset, pending batch."""
+
+    seq: int
+    gen: int
+    last: int | None
+    fingerprint: str | None
+    pending: Pending | None = None
+
+
+def encode_marker(m: Marker) -> bytes:
+    """The marker as JSON bytes."""
+    obj: dict[str, Any] = {
+        "seq": m.seq,
+        "gen": m.gen,
+        "last": m.last,
+        "fingerprint": m.fingerprint,
+        "pending": None,
+    }
+    if m.pending is not None:
+        obj["pending"] = {
+            "last": m.pending.last,
+            "fingerprint": m.pending.fingerprint,
+            "renames": [list(pair) for pair in m.pending.renames],
+        }
+    return json.dumps(obj, sort_keys=True).encode("utf-8")
+
+
+def decode_marker(data: bytes | None) -> Marker | None:
+    """The marker in `data`, or None if it is missing or torn (a crash mid-write)."""
+    if not data:
+        return None
+    try:
+        obj = json.loads(data)
+        p = obj["pending"]
+        pending = (
+            None
+            if p is None
+            else Pending(
+                last=int(p["last"]),
+                fingerprint=str(p["fingerprint"]),
+                renames=tuple((str(t), str(f)) for t, f in p["renames"]),
+            )
+        )
+        last = obj["last"]
+        return Marker(
+            seq=int(obj["seq"]),
+            gen=int(obj["gen"]),
+            last=None if last is None else int(last),
+            fingerprint=obj["fingerprint"],
+            pending=pending,
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def choose_marker(slots: Sequence[bytes | None]) -> Marker | None:
+    """The newest valid marker among the slots' contents (None: the partition is new)."""
+    markers = [m for m in (decode_marker(s) for s in slots) if m is not None]
+    return max(markers, key=lambda m: m.seq, default=None)
+
+
+def marker_slot(seq: int) -> int:
+    """Which slot (index into marker_paths) the marker with sequence `seq` goes to."""
+    return seq % len(MARKER_SLOTS)
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What is durably archived for a partition: its generation and last offset in it."""
+
+    gen: int
+    last: int | None
+    fingerprint: str | None
+    seq: int  # the sequence number of the marker this state came from
+
+
+@dataclass(frozen=True)
+class RecoveryPlan:
+    """How to settle a marker: renames to roll forward, then the committed state."""
+
+    committed: Committed
+    roll_forward: tuple[tuple[str, str], ...]
+
+
+def plan_recovery(
+    marker: Marker | None, final_exists: dict[str, bool], tmp_exists: dict[str, bool]
+) -> RecoveryPlan:
+    """Settle the marker's pending batch from which of its files exist.
+
+    The intent is written only after every tmp file was fully uploaded, so a pending
+    batch is committed by rolling its remaining renames forward. If none of its files
+    exist (tmps removed by hand) the batch is treated as never written and re-archived.
+    """
+    if marker is None:
+        return RecoveryPlan(Committed(gen=0, last=None, fingerprint=None, seq=-1), ())
+    before = Committed(marker.gen, marker.last, marker.fingerprint, marker.seq)
+    if marker.pending is None:
+        return RecoveryPlan(before, ())
+    roll: list[tuple[str, str]] = []
+    missing: list[str] = []
+    for tmp, final in marker.pending.renames:
+        if final_exists.get(final, False):
+            continue
+        if tmp_exists.get(tmp, False):
+            roll.append((tmp, final))
+        else:
+            missing.append(final)
+    if len(missing) == len(marker.pending.renames):
+        return RecoveryPlan(before, ())
+    if missing:
+        raise ArchiveStateError(
+            f"marker seq {marker.seq} says {missing} were uploaded, but neither the file "
+            "nor its temporary copy exists; restore them or remove the marker slots under "
+            "_markers/ to re-archive from Kafka"
+        )
+    after = Committed(marker.gen, marker.pending.last, marker.pending.fingerprint, marker.seq)
+    return RecoveryPlan(after, tuple(roll))
+
+
+# --- Batches, rotation and offset regressions -------------------------------------------
+
+
+@dataclass(frozen=True)
+class RotationPolicy:
+    """When an open file is committed: whichever bound is reached first."""
+
+    max_records: int
+    max_bytes: int
+    max_seconds: float
+
+
+@dataclass
+class Batch(Generic[T]):
+    """Consecutive offsets of one partition, one generation and one UTC date."""
+
+    topic: str
+    partition: int
+    gen: int
+    date: str
+    opened_at: float
+    records: list[Record] = field(default_factory=list)
+    tokens: list[T] = field(default_factory=list)  # what to ack once committed
+    nbytes: int = 0
+
+    def add(self, record: Record, token: T) -> None:
+        self.records.append(record)
+        self.tokens.append(token)
+        self.nbytes += len(record.line)
+
+    @property
+    def first(self) -> int:
+        return self.records[0].offset
+
+    @property
+    def last(self) -> int:
+        return self.records[-1].offset
+
+    def files(self, archive_root: str, rejected_root: str) -> list[tuple[str, str, bytes]]:
+        """(tmp path, final path, content) of each file the batch commits."""
+        out = []
+        for root, rejected in ((archive_root, False), (rejected_root, True)):
+            records = [r for r in self.records if r.rejected is rejected]
+            if not records:
+                continue
+            f = DataFile(
+                self.gen, self.date, self.topic, self.partition, records[0].offset,
+                records[-1].offset,
+            )  # fmt: skip
+            content = b"".join(r.line for r in records)
+            out.append((tmp_file_path(root, f), data_file_path(root, f), content))
+        return out
+
+
+@dataclass
+class Step(Generic[T]):
+    """What the caller must do after offering records: ack tokens, commit batches."""
+
+    acks: list[T] = field(default_factory=list)
+    sealed: list[Batch[T]] = field(default_factory=list)
+
+
+class PartitionLog(Generic[T]):
+    """One partition's archive state machine: dedup, regression detection, rotation.
+
+    `committed` is what recovery found in HDFS. An offset at or below the committed
+    last offset is either a replay (the Kafka commit lags the archive; skip it) or a
+    regression (the topic was recreated; archive it in a new generation). The two are
+    told apart by the broker's high watermark and by comparing the message at the last
+    committed offset with the fingerprint the marker kept of it. Messages waiting for
+    that verdict are held, unacked.
+    """
+
+    def __init__(self, topic: str, partition: int, committed: Committed, policy: RotationPolicy):
+        self.topic = topic
+        self.partition = partition
+        self.policy = policy
+        self.gen = committed.gen
+        self.committed_last = committed.last
+        self.committed_fingerprint = committed.fingerprint
+        self.last_accepted: int | None = None  # newest offset batched in this session
+        self.verifying: list[tuple[Record, T]] = []
+        self.open: Batch[T] | None = None
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of records held in memory (open batch and verification window)."""
+        opened = self.open.nbytes if self.open else 0
+        return opened + sum(len(r.line) for r, _ in self.verifying)
+
+    def offer(self, record: Record, token: T, now: float, highwater: int | None) -> Step[T]:
+        """Take one record (offsets ascending unless the log regressed)."""
+        step: Step[T] = Step()
+        last = self.committed_last
+        if self.verifying:
+            assert last is not None
+            if record.offset < last:
+                self.verifying.append((record, token))
+            elif record.offset == last and record.fingerprint != self.committed_fingerprint:
+                held, self.verifying = [*self.verifying, (record, token)], []
+                self._regress(step, held, now)
+            elif record.offset == last:
+                step.acks.extend(t for _, t in self.verifying)
+                step.acks.append(token)
+                self.verifying = []
+            else:
+                # The log skipped the last committed offset (compaction): a replay.
+                step.acks.extend(t for _, t in self.verifying)
+                self.verifying = []
+                self._accept(step, record, token, now)
+            return step
+        if self.last_accepted is not None and record.offset <= self.last_accepted:
+            # Offsets went back within a session: the log itself was replaced.
+            self._regress(step, [(record, token)], now)
+        elif last is not None and record.offset <= last:
+            if highwater is not None and highwater <= last:
+                self._regress(step, [(record, token)], now)
+            elif record.offset == last:
+                if record.fingerprint == self.committed_fingerprint:
+                    step.acks.append(token)
+                else:
+                    self._regress(step, [(record, token)], now)
+            else:
+                self.verifying.append((record, token))
+        else:
+            self._accept(step, record, token, now)
+        return step
+
+    def tick(self, now: float) -> Batch[T] | None:
+        """Seal the open batch if it is older than the rotation age."""
+        if self.open is not None and now - self.open.opened_at >= self.policy.max_seconds:
+            return self.seal()
+        return None
+
+    def seal(self) -> Batch[T] | None:
+        """Close the open batch for commit (None if nothing is open)."""
+        batch, self.open = self.open, None
+        if batch is not None:
+            self.committed_last = batch.last
+            self.committed_fingerprint = batch.records[-1].fingerprint
+        return batch
+
+    def _regress(self, step: Step[T], held: list[tuple[Record, T]], now: float) -> None:
+        sealed = self.seal()
+        if sealed is not None:
+            step.sealed.append(sealed)
+        self.gen += 1
+        self.committed_last = None
+        self.committed_fingerprint = None
+        self.last_accepted = None
+        for record, token in held:
+            self._accept(step, record, token, now)
+
+    def _accept(self, step: Step[T], record: Record, token: T, now: float) -> None:
+        if self.open is not None and self.open.date != record.date:
+            sealed = self.seal()
+            assert sealed is not None
+            step.sealed.append(sealed)
+        if self.open is None:
+            self.open = Batch(self.topic, self.partition, self.gen, record.date, now)
+        self.open.add(record, token)
+        self.last_accepted = record.offset
+        p = self.policy
+        if len(self.open.records) >= p.max_records or self.open.nbytes >= p.max_bytes:
+            sealed = self.seal()
+            assert sealed is not None
+            step.sealed.append(sealed)
+
+
+def intent_marker(
+    previous: Committed, batch: Batch[Any], renames: Sequence[tuple[str, str]]
+) -> Marker:
+    """The marker written before `batch`'s renames (step 2 of the commit protocol)."""
+    same_gen = previous.gen == batch.gen
+    return Marker(
+        seq=previous.seq + 1,
+        gen=batch.gen,
+        last=previous.last if same_gen else None,
+        fingerprint=previous.fingerprint if same_gen else None,
+        pending=Pending(batch.last, batch.records[-1].fingerprint, tuple(renames)),
+    )
+
+
+def after_commit(marker: Marker) -> Committed:
+    """The committed state once `marker`'s pending renames are done."""
+    assert marker.pending is not None
+    return Committed(marker.gen, marker.pending.last, marker.pending.fingerprint, marker.seq)
+
+
+# --- Retries -------------------------------------------------------------------------
+
+
+def backoff_delay(attempt: int, base: float = 0.2, cap: float = 5.0) -> float:
+    """Seconds to wait before retry number `attempt` (0-based): doubling, capped."""
+    return float(min(cap, base * 2 ** min(attempt, 30)))
+
+
+class Outage:
+    """Turns a stream of HDFS failures/successes into one log line per outage edge."""
+
+    def __init__(self) -> None:
+        self.down_since: float | None = None
+
+    def failed(self, now: float, error: BaseException) -> str | None:
+        """The line to log when an outage starts (None while it goes on)."""
+        if self.down_since is not None:
+            return None
+        self.down_since = now
+        return f"HDFS unavailable ({type(error).__name__}: {error}); retrying with backoff"
+
+    def succeeded(self, now: float) -> str | None:
+        """The line to log when HDFS answers again after an outage."""
+        if self.down_since is None:
+            return None
+        lasted, self.down_since = now - self.down_since, None
+        return f"HDFS available again after {lasted:.1f} s; archive catching up"
