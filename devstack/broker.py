@@ -106,7 +106,7 @@ class Broker:
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, we stop it cleanly
             )
         finally:
-            if out is not subprocess.DEVNULL:
+            if not isinstance(out, int):  # our log file, not subprocess.DEVNULL
                 out.close()
         deadline = time.monotonic() + timeout
         wait_for_port(self.host, self.port, timeout)
@@ -145,7 +145,11 @@ class Broker:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the dev broker in the foreground until SIGINT/SIGTERM."""
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except WordstreamError as exc:
+        print(f"broker: {exc}", file=sys.stderr)
+        return 1
     parser = argparse.ArgumentParser(prog="python -m devstack.broker", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9092)

@@ -1,3 +1,5 @@
+"""`python -m streamapp.cli` runs the `wordstream` console script."""
+
 import sys
 
 from streamapp.cli import main

@@ -1,0 +1,218 @@
+"""`wordstream status`: is every component up? The lab's `jps` step, for this stack.
+
+All probes run in parallel threads, each bounded by PROBE_TIMEOUT_S, so the whole
+command answers within a couple of seconds even when everything is down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from functools import partial
+from typing import Any
+
+from streamapp.cli.common import KafkaTarget, add_kafka_options, kafka_target
+
+PROBE_TIMEOUT_S = 2.0
+# requests applies a timeout to connecting and to each read separately; split the budget.
+_HTTP_TIMEOUT = (PROBE_TIMEOUT_S / 2, PROBE_TIMEOUT_S / 2)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One component's state; `ok` is False for anything that should fail the exit code."""
+
+    name: str
+    address: str
+    state: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What an HTTP probe got: a status code and JSON body, or an error description."""
+
+    status: int | None = None
+    body: Any = None
+    error: str = ""
+
+
+def describe_http_error(exc: Exception) -> str:
+    """A short reason for a failed HTTP request (requests' own messages are a paragraph)."""
+    import requests
+
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {PROBE_TIMEOUT_S:.0f} s"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection refused" if "refused" in str(exc).lower() else "cannot connect"
+    return type(exc).__name__
+
+
+def _down(name: str, address: str, reply: Reply) -> Check:
+    reason = reply.error or f"HTTP {reply.status}"
+    return Check(name, address, "down", False, reason)
+
+
+def plain_check(name: str, address: str, reply: Reply) -> Check:
+    """Up if the endpoint answers 200."""
+    if reply.status == 200:
+        return Check(name, address, "up", True)
+    return _down(name, address, reply)
+
+
+def hdfs_check(address: str, reply: Reply) -> Check:
+    """Up if GETFILESTATUS on / answers a FileStatus."""
+    if reply.status == 200 and isinstance(reply.body, dict) and "FileStatus" in reply.body:
+        return Check("hdfs", address, "up", True)
+    if reply.status == 200:
+        return Check("hdfs", address, "down", False, "not a WebHDFS reply")
+    return _down("hdfs", address, reply)
+
+
+def worker_check(address: str, reply: Reply) -> Check:
+    """Up if /health says ok; `starting` (partitions not assigned yet) is not up yet."""
+    if reply.status != 200 or not isinstance(reply.body, dict):
+        return _down("worker", address, reply if reply.status != 200 else Reply(error="bad reply"))
+    assigned = reply.body.get("assigned") or []
+    detail = "partitions " + (",".join(str(p) for p in assigned) or "none")
+    if reply.body.get("status") == "ok":
+        return Check("worker", address, "up", True, detail)
+    return Check("worker", address, str(reply.body.get("status", "unknown")), False, detail)
+
+
+def clock_check(address: str, reply: Reply) -> Check:
+    """Up if /health answers; the detail says when the next batch run is due."""
+    if reply.status != 200 or not isinstance(reply.body, dict):
+        return _down("clock", address, reply if reply.status != 200 else Reply(error="bad reply"))
+    detail = f"next run {reply.body.get('next_run', '?')}"
+    if reply.body.get("running"):
+        detail = "batch running; " + detail
+    return Check("clock", address, "up", True, detail)
+
+
+def batch_check(address: str, reply: Reply) -> Check:
+    """The last batch run from `last_run.json`: a failed run is down, no run yet is fine."""
+    if reply.status == 404:
+        return Check("batch", address, "never run", True)
+    if reply.status is None:
+        return Check("batch", address, "unknown", False, f"HDFS: {reply.error}")
+    if reply.status != 200:
+        return Check("batch", address, "unknown", False, f"HDFS answered HTTP {reply.status}")
+    body = reply.body if isinstance(reply.body, dict) else {}
+    state = body.get("state")
+    run_id = body.get("run_id", "?")
+    if state == "success":
+        return Check(
+            "batch", address, "success", True, f"{run_id} finished {body.get('finished_at')}"
+        )
+    if state == "running":
+        return Check(
+            "batch", address, "running", True, f"{run_id} started {body.get('started_at')}"
+        )
+    if state == "failed":
+        detail = (
+            f"{run_id} failed {body.get('finished_at')}: {body.get('error') or 'no reason given'}"
+        )
+        return Check("batch", address, "failed", False, detail)
+    return Check("batch", address, "unknown", False, "last_run.json is not readable")
+
+
+def exit_code(checks: list[Check]) -> int:
+    """0 only if every component is fine."""
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def table_lines(checks: list[Check]) -> list[str]:
+    """A fixed-width table, one component per line."""
+    header = ("COMPONENT", "STATE", "ADDRESS", "DETAIL")
+    rows = [header, *((c.name, c.state, c.address, c.detail) for c in checks)]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return [
+        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip()
+        for r in rows
+    ]
+
+
+def json_report(checks: list[Check]) -> dict[str, Any]:
+    return {"ok": exit_code(checks) == 0, "components": [asdict(c) for c in checks]}
+
+
+def http_get(url: str, params: dict[str, str] | None = None) -> Reply:
+    """GET `url`; the JSON body if there is one. Never raises."""
+    import requests
+
+    try:
+        response = requests.get(url, params=params, timeout=_HTTP_TIMEOUT)
+    except requests.RequestException as exc:
+        return Reply(error=describe_http_error(exc))
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return Reply(response.status_code, body)
+
+
+def broker_probe(target: KafkaTarget) -> Check:
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    client = AdminClient(target.client_config())
+    try:
+        metadata = client.list_topics(timeout=PROBE_TIMEOUT_S)
+    except KafkaException:
+        return Check("broker", target.bootstrap, "down", False, "no metadata reply")
+    detail = f"{len(metadata.brokers)} broker(s), {len(metadata.topics)} topic(s)"
+    return Check("broker", target.bootstrap, "up", True, detail)
+
+
+def worker_probe(url: str) -> Check:
+    return worker_check(url, http_get(f"{url}/health"))
+
+
+def probes(target: KafkaTarget) -> list[Callable[[], Check]]:
+    """One zero-argument probe per component, in display order."""
+    s = target.settings
+    webhdfs = f"{s.hdfs_url.rstrip('/')}/webhdfs/v1"
+    user = {"user.name": s.hdfs_user_name}
+    last_run = f"{s.report_root.rstrip('/')}/last_run.json"
+    web = f"http://localhost:{s.web_port}"
+    clock = f"http://localhost:{s.clock_port}"
+    found: list[Callable[[], Check]] = [
+        lambda: broker_probe(target),
+        lambda: hdfs_check(s.hdfs_url, http_get(f"{webhdfs}/", {"op": "GETFILESTATUS", **user})),
+    ]
+    found += [partial(worker_probe, url) for url in s.worker_url_list]
+    found += [
+        lambda: plain_check("web", web, http_get(f"{web}/healthz")),
+        lambda: clock_check(clock, http_get(f"{clock}/health")),
+        # OPEN answers with a redirect to the node holding the data; requests follows it.
+        lambda: batch_check(last_run, http_get(f"{webhdfs}{last_run}", {"op": "OPEN", **user})),
+    ]
+    return found
+
+
+def run(args: argparse.Namespace) -> int:
+    target = kafka_target(args)
+    todo = probes(target)
+    with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+        checks = list(pool.map(lambda probe: probe(), todo))
+    if args.json:
+        print(json.dumps(json_report(checks), indent=2))
+    else:
+        print("\n".join(table_lines(checks)))
+    return exit_code(checks)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        help="is every component up? (broker, HDFS, worker, web, clock, last batch run)",
+        description="Check every component in parallel; exit 0 only if all are up.",
+    )
+    add_kafka_options(parser, topic=False)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(func=run)
