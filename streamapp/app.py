@@ -21,7 +21,7 @@ app = faust.App(
     processing_guarantee=settings.processing_guarantee,
     topic_partitions=settings.topic_partitions,
     # Modules that register agents, tables and views on `app` when the worker starts.
-    autodiscover=["streamapp.agents", "streamapp.views"],
+    autodiscover=["streamapp.agents", "streamapp.views", "streamapp.archive.agent"],
     origin="streamapp",
 )
 
