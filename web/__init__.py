@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
+from werkzeug.exceptions import NotFound
 
 from streamapp.config import Settings
 
@@ -53,6 +54,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.errorhandler(NotFound)
+    def not_found(exc: NotFound) -> Any:
+        if request.path.startswith("/api/"):
+            return {"error": f"no such API route: {request.path}"}, 404
+        return exc
 
     @app.after_request
     def security_headers(resp: Response) -> Response:

@@ -66,7 +66,11 @@ def live_factory() -> Iterator[Callable[..., LiveServer]]:
 
 @pytest.fixture
 def make_app() -> Callable[..., Flask]:
-    """Build the app against given worker and HDFS URLs, with caches off."""
+    """Build the app against given worker and HDFS URLs, with data caches off.
+
+    Health checks stay cached for the app's life (a minute), so several requests of
+    one test do not each wait for the dead broker's metadata timeout.
+    """
 
     def make(worker_urls: str, hdfs_url: str, **extra: Any) -> Flask:
         config = {
@@ -78,7 +82,7 @@ def make_app() -> Callable[..., Flask]:
             "CLOCK_PORT": free_port(),
             "BROKER_TIMEOUT": 0.3,
             "LIVE_CACHE_SECONDS": 0,
-            "HEALTH_CACHE_SECONDS": 0,
+            "HEALTH_CACHE_SECONDS": 60,
             "BATCH_CHECK_SECONDS": 0,
         }
         config.update(extra)

@@ -76,7 +76,8 @@ class LiveServer:
     def __init__(
         self, messages: list[Message], status: str = "ok", answers: dict[str, Any] | None = None
     ) -> None:
-        counts, health, fixed = count(messages), status, answers or {}
+        self.counts = count(messages)
+        health, fixed, server = status, answers or {}, self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
@@ -91,7 +92,7 @@ class LiveServer:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
-                url = urlsplit(self.path)
+                url, counts = urlsplit(self.path), server.counts
                 if url.path in fixed:  # a scripted answer, e.g. a hostile word
                     return self._send(200, fixed[url.path])
                 if url.path == "/totals":
@@ -116,8 +117,12 @@ class LiveServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
+
+    def feed(self, messages: list[Message]) -> None:
+        """From now on answer for `messages` (e.g. the old ones plus newly arrived)."""
+        self.counts = count(messages)
 
     def stop(self) -> None:
         self._httpd.shutdown()
