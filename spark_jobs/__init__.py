@@ -1,0 +1,1 @@
+"""The batch layer: exact word counts from the HDFS archive, written as report snapshots."""

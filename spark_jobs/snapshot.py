@@ -1,0 +1,200 @@
+"""The batch snapshot layout of contract section 2: pure builders plus a thin store.
+
+A run is `runs/{run_id}/` holding summary.json, words/, hour_words/ and `_SUCCESS`
+(written last); `latest` points at the newest complete run and `last_run.json` records
+the outcome of every attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from spark_jobs.hadoopfs import HadoopFs
+
+TOP_N = 1000
+TOTALS = ("messages", "words", "distinct_words", "rejected", "corrupt")
+RUN_ID_FORMAT = "%Y%m%dT%H%M%SZ"
+_RUN_ID = re.compile(r"\d{8}T\d{6}Z")
+
+
+def run_id_for(started: datetime) -> str:
+    """The run id of a run started at `started`: its UTC time as YYYYMMDDTHHMMSSZ."""
+    return started.astimezone(UTC).strftime(RUN_ID_FORMAT)
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 UTC with a Z suffix, to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a run covered; `partitions` maps "gen:partition" to the last archived offset."""
+
+    partitions: dict[str, int]
+    first_timestamp_ms: int | None
+    last_timestamp_ms: int | None
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> Coverage:
+        """From `partition_coverage` rows (gen, partition, last_offset, first/last ts)."""
+        rows = list(rows)
+        return cls(
+            partitions={
+                f"{r['gen']}:{r['partition']}": int(r["last_offset"])
+                for r in sorted(rows, key=lambda r: (r["gen"], r["partition"]))
+            },
+            first_timestamp_ms=min((int(r["first_timestamp_ms"]) for r in rows), default=None),
+            last_timestamp_ms=max((int(r["last_timestamp_ms"]) for r in rows), default=None),
+        )
+
+
+def build_summary(
+    *,
+    run_id: str,
+    started: datetime,
+    finished: datetime,
+    spark_version: str,
+    archive: str,
+    input_files: int,
+    coverage: Coverage,
+    totals: Mapping[str, int],
+    hours: Sequence[Mapping[str, Any]],
+    top: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """summary.json exactly as contract section 2 lays it out."""
+    return {
+        "run_id": run_id,
+        "started_at": iso(started),
+        "finished_at": iso(finished),
+        "spark_version": spark_version,
+        "archive": archive,
+        "input_files": input_files,
+        "coverage": {
+            "partitions": coverage.partitions,
+            "first_timestamp_ms": coverage.first_timestamp_ms,
+            "last_timestamp_ms": coverage.last_timestamp_ms,
+        },
+        "totals": {k: int(totals[k]) for k in TOTALS},
+        "hours": [
+            {"hour": h["hour"], "messages": int(h["messages"]), "words": int(h["words"])}
+            for h in sorted(hours, key=lambda h: h["hour"])
+        ],
+        "top": [{"word": t["word"], "count": int(t["count"])} for t in top],
+    }
+
+
+def last_run_record(
+    run_id: str,
+    state: str,
+    started: datetime,
+    finished: datetime | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """last_run.json: the outcome of the latest attempt (running, success or failed)."""
+    return {
+        "run_id": run_id,
+        "state": state,
+        "started_at": iso(started),
+        "finished_at": iso(finished) if finished else None,
+        "error": error,
+    }
+
+
+def running_elsewhere(
+    last_run: Mapping[str, Any] | None, now: datetime, stale_after_s: int
+) -> bool:
+    """True if last_run.json says a run is in progress and it is not stale.
+
+    A run killed without a chance to record its end stays `running`; after
+    `stale_after_s` seconds it no longer blocks new runs.
+    """
+    if not last_run or last_run.get("state") != "running":
+        return False
+    try:
+        started = parse_iso(str(last_run["started_at"]))
+    except (KeyError, ValueError):
+        return False
+    return (now - started).total_seconds() < stale_after_s
+
+
+def runs_to_prune(run_ids: Iterable[str], keep: int, protect: str | None) -> list[str]:
+    """The run ids to delete so that only the `keep` newest remain (never `protect`).
+
+    Names that are not run ids (temporary directories) are left alone.
+    """
+    ordered = sorted((r for r in run_ids if _RUN_ID.fullmatch(r)), reverse=True)
+    return sorted(r for r in ordered[max(keep, 1) :] if r != protect)
+
+
+def dumps(document: Mapping[str, Any]) -> bytes:
+    return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+class SnapshotStore:
+    """REPORT_ROOT on any Hadoop filesystem: runs, `latest` and `last_run.json`."""
+
+    def __init__(self, fs: HadoopFs, report_root: str) -> None:
+        self.fs = fs
+        self.root = report_root.rstrip("/")
+
+    def run_dir(self, run_id: str) -> str:
+        return f"{self.root}/runs/{run_id}"
+
+    def _read_json(self, name: str) -> dict[str, Any] | None:
+        raw = self.fs.read_bytes(f"{self.root}/{name}")
+        if raw is None:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    def last_run(self) -> dict[str, Any] | None:
+        return self._read_json("last_run.json")
+
+    def latest(self) -> dict[str, Any] | None:
+        return self._read_json("latest")
+
+    def record_attempt(self, record: Mapping[str, Any]) -> None:
+        """Write last_run.json (temp file + rename, so a reader never sees half of it)."""
+        self._replace(f"{self.root}/last_run.json", dumps(record))
+
+    def run_exists(self, run_id: str) -> bool:
+        return self.fs.exists(self.run_dir(run_id))
+
+    def commit(self, run_id: str, summary: Mapping[str, Any]) -> None:
+        """Write summary.json, then `_SUCCESS`, then point `latest` at the run."""
+        run_dir = self.run_dir(run_id)
+        self.fs.write_bytes(f"{run_dir}/summary.json", dumps(summary))
+        self.fs.write_bytes(f"{run_dir}/_SUCCESS", b"")
+        pointer = {"run_id": run_id, "path": self.fs.uri_path(run_dir)}
+        self._replace(f"{self.root}/latest", dumps(pointer))
+
+    def prune(self, keep: int) -> list[str]:
+        """Delete all but the `keep` newest runs (never the one `latest` names)."""
+        runs_root = f"{self.root}/runs"
+        if not self.fs.exists(runs_root):
+            return []
+        run_ids = [name for name, _, is_dir in self.fs.list_dir(runs_root) if is_dir]
+        latest = self.latest()
+        doomed = runs_to_prune(run_ids, keep, latest.get("run_id") if latest else None)
+        for run_id in doomed:
+            self.fs.delete(self.run_dir(run_id))
+        return doomed
+
+    def _replace(self, uri: str, data: bytes) -> None:
+        head, _, name = uri.rpartition("/")
+        tmp = f"{head}/_{name}.tmp"
+        self.fs.write_bytes(tmp, data)
+        self.fs.replace(tmp, uri)

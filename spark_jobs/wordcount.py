@@ -1,0 +1,351 @@
+"""The nightly batch job: read the archive, count exactly, write one snapshot run.
+
+Run as `spark-submit spark_jobs/wordcount.py [options]`, as `wordstream batch run`, or
+import `run(spark, options)` with a session of your own. The counting itself is the
+pure DataFrame steps of `spark_jobs.transforms`; this module only reads, calls, writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.errors import PySparkException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark_jobs import transforms as T
+from spark_jobs.errors import ArchiveMissing, BatchError, RunInProgress, SparkUnavailable
+from spark_jobs.hadoopfs import HadoopFs
+from spark_jobs.snapshot import (
+    TOP_N,
+    Coverage,
+    SnapshotStore,
+    build_summary,
+    iso,
+    last_run_record,
+    run_id_for,
+    running_elsewhere,
+)
+from streamapp.config import Settings
+
+log = logging.getLogger("spark_jobs.wordcount")
+
+CORRUPT_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """Where the job reads and writes (Hadoop URIs) and how it keeps runs."""
+
+    archive: str
+    rejected: str
+    report_root: str
+    keep_runs: int = 7
+    stale_after_s: int = 21600
+    force: bool = False
+
+
+def add_job_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    """The job's options, defaulting from config; shared by spark-submit and the CLI."""
+    base = settings.batch_fs_uri
+    parser.add_argument(
+        "--archive", default=base + settings.archive_root, help="archive root (Hadoop URI)"
+    )
+    parser.add_argument(
+        "--rejected",
+        default=base + settings.rejected_root,
+        help="rejected root (Hadoop URI); missing means 0 rejected",
+    )
+    parser.add_argument(
+        "--report-root", default=base + settings.report_root, help="snapshot root (Hadoop URI)"
+    )
+    parser.add_argument("--master", default=settings.spark_master, help="Spark master URL")
+    parser.add_argument(
+        "--keep-runs", type=int, default=settings.batch_keep_runs, help="runs to keep"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="run even if last_run.json says one is running"
+    )
+
+
+def options_from_args(args: argparse.Namespace, settings: Settings) -> JobOptions:
+    return JobOptions(
+        archive=args.archive.rstrip("/"),
+        rejected=args.rejected.rstrip("/"),
+        report_root=args.report_root.rstrip("/"),
+        keep_runs=args.keep_runs,
+        stale_after_s=settings.batch_stale_after_s,
+        force=args.force,
+    )
+
+
+def _require_java() -> None:
+    # JAVA_HOME is Spark's own variable (its launcher reads it), not a wordstream setting.
+    java_home = os.environ.get("JAVA_HOME")
+    java = Path(java_home, "bin", "java") if java_home else shutil.which("java")
+    if not java or not os.access(java, os.X_OK):
+        where = f"JAVA_HOME={java_home} has no bin/java" if java_home else "no java on PATH"
+        raise SparkUnavailable(
+            f"Java not found ({where}): install a JDK 17+ (e.g. openjdk-17-jre-headless) "
+            "or set JAVA_HOME"
+        )
+
+
+def _code_archive() -> str:
+    """A zip of the streamapp and spark_jobs packages, for executors on a cluster."""
+    out = Path(tempfile.mkdtemp(prefix="wordstream-pyfiles-")) / "wordstream.zip"
+    root = Path(__file__).resolve().parent.parent
+    with zipfile.ZipFile(out, "w") as zf:
+        for package in ("streamapp", "spark_jobs"):
+            for source in sorted((root / package).rglob("*.py")):
+                zf.write(source, source.relative_to(root).as_posix())
+    return str(out)
+
+
+@contextmanager
+def spark_session(master: str, shuffle_partitions: int = 0) -> Iterator[SparkSession]:
+    """A SparkSession for the job (UTC, quiet), stopped on exit."""
+    _require_java()
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("wordstream-batch")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.showConsoleProgress", "false")
+        # One `_SUCCESS` per run, written by us last; none inside words/ and hour_words/.
+        .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+    )
+    if master.startswith("local"):
+        # Python workers must be this interpreter (pyarrow, streamapp); pyspark reads
+        # PYSPARK_PYTHON (its own variable) and otherwise runs PATH's `python3`.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    try:
+        spark = builder.getOrCreate()
+    except PySparkException as exc:
+        raise SparkUnavailable(f"Spark could not start ({master}): {one_line(exc)}") from None
+    try:
+        spark.sparkContext.setLogLevel("ERROR")
+        # Spark's default of 200 shuffle partitions means 200 tiny tasks (and output
+        # files) per stage here; the aggregates are small, a few per core suffice.
+        # A --conf from spark-submit wins over SPARK_SHUFFLE_PARTITIONS.
+        if not spark.sparkContext.getConf().contains("spark.sql.shuffle.partitions"):
+            partitions = shuffle_partitions or 2 * spark.sparkContext.defaultParallelism
+            spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+        # Executors run the tokenizer UDF, so they import streamapp: local mode shares
+        # this machine's packages; on a cluster ship them unless the submitter did.
+        if not master.startswith("local") and not spark.conf.get("spark.submit.pyFiles", ""):
+            spark.sparkContext.addPyFile(_code_archive())
+        yield spark
+    finally:
+        spark.stop()
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (Java ones carry whole stack traces)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    # "An exception was thrown from the Python worker:" + traceback: the cause is last.
+    line = lines[-1] if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    return line[:500]
+
+
+def read_lines(spark: SparkSession, files: list[str]) -> DataFrame:
+    """The archive files' lines as (line, file); an empty list gives an empty frame."""
+    if not files:
+        return spark.createDataFrame([], "line STRING, file STRING")
+    return spark.read.text(files).select(
+        F.col("value").alias("line"), F.col("_metadata.file_path").alias("file")
+    )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def run(
+    spark: SparkSession, options: JobOptions, now: Callable[[], datetime] = _utcnow
+) -> dict[str, Any]:
+    """One attempt: record it in last_run.json, count, commit the run; return its summary."""
+    store = SnapshotStore(HadoopFs(spark, options.report_root), options.report_root)
+    started = now()
+    last = store.last_run()
+    if not options.force and running_elsewhere(last, started, options.stale_after_s):
+        assert last is not None
+        raise RunInProgress(
+            f"run {last.get('run_id')} has been running since {last.get('started_at')}; "
+            "wait for it, or pass --force if it died"
+        )
+    # Run ids are start seconds: a second run within the same second waits for the next.
+    while store.run_exists(run_id_for(started)):
+        time.sleep(1.05 - started.microsecond / 1e6)
+        started = now()
+    run_id = run_id_for(started)
+    store.record_attempt(last_run_record(run_id, "running", started))
+    log.info("run %s: archive %s -> %s", run_id, options.archive, store.run_dir(run_id))
+    try:
+        summary = _count_and_write(spark, options, store, run_id, started, now)
+    except BaseException as exc:
+        store.record_attempt(last_run_record(run_id, "failed", started, now(), one_line(exc)))
+        raise
+    store.record_attempt(last_run_record(run_id, "success", started, now()))
+    pruned = store.prune(options.keep_runs)
+    if pruned:
+        log.info("pruned old runs: %s", ", ".join(pruned))
+    return summary
+
+
+def _count_and_write(
+    spark: SparkSession,
+    options: JobOptions,
+    store: SnapshotStore,
+    run_id: str,
+    started: datetime,
+    now: Callable[[], datetime],
+) -> dict[str, Any]:
+    archive_fs = HadoopFs(spark, options.archive)
+    if not archive_fs.exists(options.archive):
+        raise ArchiveMissing(
+            f"archive root {options.archive} does not exist: check BATCH_FS/HDFS_URL and "
+            "ARCHIVE_ROOT (or --archive), or let the archive sink write first"
+        )
+    files = archive_fs.data_files(options.archive)
+    rejected_fs = HadoopFs(spark, options.rejected)
+    rejected_files = (
+        rejected_fs.data_files(options.rejected) if rejected_fs.exists(options.rejected) else []
+    )
+    if not files:
+        log.warning("archive %s holds no data files: writing an empty snapshot", options.archive)
+    log.info("%d archive files, %d rejected files", len(files), len(rejected_files))
+
+    cached: list[DataFrame] = []
+
+    def keep(df: DataFrame) -> DataFrame:
+        cached.append(df.persist(StorageLevel.MEMORY_AND_DISK))
+        return cached[-1]
+
+    try:
+        parsed = keep(T.parse_records(read_lines(spark, files)))
+        corrupt = _report_corrupt(parsed)
+        messages = keep(T.unique_messages(parsed))
+        coverage_rows = [r.asDict() for r in T.partition_coverage(messages).collect()]
+
+        hour_words = keep(T.hour_word_counts(messages))
+        run_dir = store.run_dir(run_id)
+        hour_words.write.json(f"{run_dir}/hour_words")
+        counts = keep(T.word_counts(hour_words))
+        counts.write.json(f"{run_dir}/words")
+        word_totals = counts.agg(
+            F.count(F.lit(1)).alias("distinct"), F.sum("count").alias("words")
+        ).first()
+        top = [r.asDict() for r in T.top_words(counts, TOP_N).collect()]
+        hours = [r.asDict() for r in T.hour_totals(messages, hour_words).collect()]
+
+        rejected_parsed = keep(T.parse_records(read_lines(spark, rejected_files), "value_b64"))
+        corrupt += _report_corrupt(rejected_parsed)
+        rejected = T.unique_messages(rejected_parsed, "value_b64").count()
+    finally:
+        for df in cached:
+            df.unpersist()
+
+    totals = {
+        "messages": sum(int(r["messages"]) for r in coverage_rows),
+        "words": int(word_totals["words"] or 0) if word_totals else 0,
+        "distinct_words": int(word_totals["distinct"]) if word_totals else 0,
+        "rejected": rejected,
+        "corrupt": corrupt,
+    }
+    summary = build_summary(
+        run_id=run_id,
+        started=started,
+        finished=now(),
+        spark_version=spark.version,
+        archive=options.archive,
+        input_files=len(files) + len(rejected_files),
+        coverage=Coverage.from_rows(coverage_rows),
+        totals=totals,
+        hours=hours,
+        top=top,
+    )
+    store.commit(run_id, summary)
+    log.info("run %s committed: %s", run_id, totals)
+    return summary
+
+
+def _report_corrupt(parsed: DataFrame) -> int:
+    """Count the corrupt lines and log a few, with their files."""
+    bad = parsed.filter(F.col("corrupt"))
+    count = bad.count()
+    if count:
+        log.warning("%d corrupt archive lines (not counted); examples:", count)
+        for row in bad.select("file", "line").limit(CORRUPT_EXAMPLES).collect():
+            log.warning("  %s: %.200s", row["file"], row["line"])
+    return count
+
+
+def execute(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the job for parsed arguments; print one line; return the exit code."""
+    options = options_from_args(args, settings)
+    try:
+        with spark_session(args.master, settings.spark_shuffle_partitions) as spark:
+            summary = run(spark, options)
+    except BatchError as exc:
+        print(f"wordstream batch: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # Spark/py4j failures (HDFS down, permissions): one line
+        if not _is_spark_failure(exc):
+            raise
+        print(f"wordstream batch: error: {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
+        return 1
+    totals = summary["totals"]
+    print(
+        f"batch run {summary['run_id']} ok at {iso(datetime.now(UTC))}: "
+        f"{totals['messages']} messages, {totals['words']} words "
+        f"({totals['distinct_words']} distinct), {totals['rejected']} rejected, "
+        f"{totals['corrupt']} corrupt -> {options.report_root}/runs/{summary['run_id']}"
+    )
+    return 0
+
+
+def _is_spark_failure(exc: Exception) -> bool:
+    from py4j.protocol import Py4JError
+
+    return isinstance(exc, Py4JError | PySparkException | OSError)
+
+
+def configure_logging() -> None:
+    """Log lines with time and level on stderr; hush pyspark's pandas-3 warning."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # The job's one UDF is an Arrow UDF over plain strings; it does not touch pandas.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """spark-submit entry point: parse options (defaults from config), run, exit code."""
+    settings = Settings.from_env()
+    parser = argparse.ArgumentParser(
+        prog="wordcount", description="Count the wordstream archive exactly; write a snapshot."
+    )
+    add_job_arguments(parser, settings)
+    configure_logging()
+    return execute(parser.parse_args(argv), settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
