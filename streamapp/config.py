@@ -79,6 +79,8 @@ class Settings:
     # BATCH_FS: Hadoop filesystem URI of the archive and reports for Spark, e.g.
     # hdfs://namenode:8020 (default: the webhdfs:// form of HDFS_URL)
     batch_fs: str = ""
+    # SPARK_SHUFFLE_PARTITIONS: the job's shuffle partitions (0: twice the cores)
+    spark_shuffle_partitions: int = 0
     batch_keep_runs: int = 7  # BATCH_KEEP_RUNS: snapshot runs kept under REPORT_ROOT/runs
     # BATCH_STALE_AFTER_S: a `running` last_run.json older than this no longer blocks a run
     batch_stale_after_s: int = 21600
