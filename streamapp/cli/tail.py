@@ -8,7 +8,6 @@ commits its offsets, and shares the partitions with the group's other members.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import uuid
@@ -110,9 +109,6 @@ def run(args: argparse.Namespace) -> int:
             partitions = metadata.topics[target.topic].partitions
             consumer.assign([TopicPartition(target.topic, p, start) for p in partitions])
         _print_messages(consumer, target.topic, args)
-    except BrokenPipeError:
-        # The reader went away (e.g. `| head`): stop quietly, like coreutils' tail.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     finally:
         consumer.close()
     return 0
