@@ -4,4 +4,7 @@ import sys
 
 from streamapp.cli import main
 
-sys.exit(main())
+# Guarded: faust's autodiscovery (origin="streamapp") imports every module of the
+# package, this one included, when a worker starts.
+if __name__ == "__main__":
+    sys.exit(main())
