@@ -9,6 +9,7 @@ halfway through one is rolled back on the next start.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import stat
 import tempfile
 import threading
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -61,6 +63,35 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class _AppendJournal:
+    """One durable record per lock stripe of the append it is doing:
+    {path, inode, before, after}, enough to undo a half-written append on restart."""
+
+    def __init__(self, directory: Path, stripes: int) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._fds = [
+            os.open(directory / f"stripe-{i}", os.O_RDWR | os.O_CREAT, 0o600)
+            for i in range(stripes)
+        ]
+
+    def write(self, stripe: int, path: str, inode: int, before: int, after: int) -> None:
+        record = {"path": path, "inode": inode, "before": before, "after": after}
+        os.pwrite(self._fds[stripe], json.dumps(record).encode() + b"\n", 0)
+        os.fdatasync(self._fds[stripe])
+
+    def clear(self, stripe: int) -> None:
+        os.pwrite(self._fds[stripe], b"\n", 0)
+        os.fdatasync(self._fds[stripe])
+
+    def read(self, stripe: int) -> dict[str, Any] | None:
+        line = os.pread(self._fds[stripe], 8192, 0).split(b"\n", 1)[0]
+        return json.loads(line) if line.strip() else None
+
+    def close(self) -> None:
+        for fd in self._fds:
+            os.close(fd)
+
+
 class Namespace:
     """HDFS operations on the files under `root`; safe to call from many threads."""
 
@@ -71,9 +102,8 @@ class Namespace:
         self.default_owner = default_owner
         self.sidecar = self.root / SIDECAR
         self.tmp_dir = self.sidecar / "tmp"
-        self.journal_dir = self.sidecar / "journal"
-        for d in (self.tmp_dir, self.journal_dir):
-            d.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._journal = _AppendJournal(self.sidecar / "journal", _APPEND_STRIPES)
         # One lock orders every namespace change (check-then-act must not race);
         # appends to one file are serialised by a striped lock instead so that
         # copying their data does not hold up the whole namespace.
@@ -92,22 +122,33 @@ class Namespace:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._journal.close()
 
     # --- recovery and temp files ------------------------------------------------
 
     def _recover(self) -> None:
         """Roll back appends a crash interrupted and drop unfinished uploads."""
-        for entry in self.journal_dir.iterdir():
-            record = json.loads(entry.read_text() or "{}")
-            target = self.root / record.get("path", "")
-            if record and target.is_file() and target.stat().st_size > record["length"]:
-                os.truncate(target, record["length"])
-            entry.unlink()
+        for stripe in range(_APPEND_STRIPES):
+            record = self._journal.read(stripe)
+            if record is None:
+                continue
+            target = self.root / record["path"]
+            with contextlib.suppress(OSError):
+                st = target.stat()
+                # Only a file caught between its old and new length was interrupted;
+                # a record whose append completed is simply stale.
+                if st.st_ino == record["inode"] and record["before"] < st.st_size < record["after"]:
+                    os.truncate(target, record["before"])
+            self._journal.clear(stripe)
         for entry in self.tmp_dir.iterdir():
             if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink()
+
+    def spool(self) -> IO[bytes]:
+        """A buffer for an append body: memory while small, a hidden temp file beyond."""
+        return tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+b", dir=str(self.tmp_dir))
 
     def new_temp(self) -> tuple[Path, IO[bytes]]:
         """A fresh hidden temp file for an upload body (the caller removes or commits it)."""
@@ -357,43 +398,42 @@ class Namespace:
         if stat.S_ISDIR(st.st_mode):
             raise FileNotFound(f"Path is not a file: {hdfs_path}")
 
-    def _append_lock(self, hdfs_path: str) -> threading.Lock:
-        return self._append_locks[hash(hdfs_path) % _APPEND_STRIPES]
+    def _stripe(self, hdfs_path: str) -> int:
+        return zlib.crc32(hdfs_path.encode()) % _APPEND_STRIPES
 
-    def commit_append(self, hdfs_path: str, tmp: Path) -> None:
-        """Append a complete upload to a file: all of it or, after a failure, none of it."""
-        with self._append_lock(hdfs_path):
+    def commit_append(self, hdfs_path: str, body: IO[bytes]) -> None:
+        """Append a complete upload to a file: all of it or, after a crash, none of it."""
+        length = body.seek(0, os.SEEK_END)
+        body.seek(0)
+        stripe = self._stripe(hdfs_path)
+        with self._append_locks[stripe]:
             with self._lock:
                 self.check_append(hdfs_path)
                 local, _ = self._file(hdfs_path)
                 fd = os.open(local, os.O_WRONLY | os.O_APPEND)
             try:
-                original = os.fstat(fd).st_size
-                journal = self.journal_dir / f"{uuid.uuid4().hex}.json"
+                st = os.fstat(fd)
                 rel = str(local.relative_to(self.root))
-                with open(journal, "w") as j:
-                    j.write(json.dumps({"path": rel, "length": original}))
-                    j.flush()
-                    os.fsync(j.fileno())
+                self._journal.write(stripe, rel, st.st_ino, st.st_size, st.st_size + length)
                 try:
-                    with open(tmp, "rb") as src:
-                        for piece in iter(lambda: src.read(1 << 20), b""):
-                            view = memoryview(piece)
-                            while view:
-                                view = view[os.write(fd, view) :]
+                    for piece in iter(lambda: body.read(1 << 20), b""):
+                        view = memoryview(piece)
+                        while view:
+                            view = view[os.write(fd, view) :]
                     os.fsync(fd)
                 except BaseException:
-                    os.ftruncate(fd, original)
+                    os.ftruncate(fd, st.st_size)
                     os.fsync(fd)
                     raise
-                finally:
-                    journal.unlink()
             finally:
                 os.close(fd)
 
     def truncate(self, hdfs_path: str, new_length: int) -> dict[str, Any]:
-        with self._append_lock(hdfs_path), self._lock:
+        stripe = self._stripe(hdfs_path)
+        with self._append_locks[stripe], self._lock:
             local, st = self._file(hdfs_path)
+            # A stale append record could otherwise undo this truncation on restart.
+            self._journal.clear(stripe)
             if new_length > st.st_size:
                 raise HadoopIllegalArgument(
                     "Cannot truncate to a larger file size. Current size: "

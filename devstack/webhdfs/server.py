@@ -97,6 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, chunked uploads
     server: _HttpServer
     timeout = 120  # an idle or stalled client frees its thread after this
+    # Headers and body go out in separate writes; with Nagle's algorithm the body
+    # would wait for the client's delayed ACK (tens of ms per request).
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -161,11 +164,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, status: int, obj: dict[str, Any]) -> None:
-        # No Content-Type on JSON replies, errors included: the Hadoop client that
-        # pip's pyspark bundles (hadoop-client-api, shaded) checks a reply's
-        # Content-Type with javax.ws.rs MediaType but ships no JAX-RS
-        # implementation, so any Content-Type makes it fail; without the header it
-        # skips the check and parses the JSON.
+        # No Content-Type on JSON replies, errors included. WebHdfsFileSystem.jsonParse
+        # checks a Content-Type, when there is one, with javax.ws.rs MediaType; the
+        # shaded hadoop-client-api in pip's pyspark has no JAX-RS implementation for
+        # it, so every reply that names its type fails there with "Response decoding
+        # failure: ClassNotFoundException: org.apache.hadoop.shaded.org.glassfish.
+        # jersey.internal.RuntimeDelegateImpl". Without the header it parses the JSON.
         self._send(status, json.dumps(obj).encode())
 
     def _host(self) -> str:
@@ -197,16 +201,15 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Aborted(str(exc)) from exc
         self._body_read = True
 
-    def _receive(self, durable: bool) -> Path:
-        """The whole request body in a hidden temp file (removed again on any failure)."""
+    def _receive(self) -> Path:
+        """The whole request body in a fsynced hidden temp file (removed on any failure)."""
         tmp, f = self.ns.new_temp()
         try:
             with f:
                 for piece in self._body():
                     f.write(piece)
-                if durable:
-                    f.flush()
-                    os.fsync(f.fileno())
+                f.flush()
+                os.fsync(f.fileno())
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -287,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.ns.check_create(path, overwrite)
             self._redirect(path, params)
             return
-        tmp = self._receive(durable=True)
+        tmp = self._receive()
         try:
             self.ns.commit_create(path, tmp, overwrite, meta)
         finally:
@@ -341,11 +344,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.ns.check_append(path)
             self._redirect(path, params)
             return
-        tmp = self._receive(durable=False)
-        try:
-            self.ns.commit_append(path, tmp)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with self.ns.spool() as body:
+            for piece in self._body():
+                body.write(piece)
+            self.ns.commit_append(path, body)
         self._send(200)
 
     def _op_truncate(self, path: str, params: dict[str, str]) -> None:
