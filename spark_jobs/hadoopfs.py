@@ -6,9 +6,12 @@ HDFS client, so the same code works for every URI scheme Hadoop knows.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
 
 
 def is_hidden(name: str) -> bool:
@@ -99,8 +102,8 @@ class HadoopFs:
             )
             context.rename(src_path, dst_path, options)
             return
-        except Exception:  # py4j wraps the Java exception; any failure -> fallback below
-            pass
+        except Exception as exc:  # py4j wraps the Java exception; any failure -> fallback
+            log.warning("no atomic rename over %s (%s); deleting, then renaming", dst, exc)
         self._fs.delete(dst_path, False)
         if not self._fs.rename(src_path, dst_path):
             raise OSError(f"could not rename {src} to {dst}")

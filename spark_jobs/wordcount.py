@@ -18,7 +18,6 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,67 +30,22 @@ from pyspark.sql import functions as F
 from spark_jobs import transforms as T
 from spark_jobs.errors import ArchiveMissing, BatchError, RunInProgress, SparkUnavailable
 from spark_jobs.hadoopfs import HadoopFs
+from spark_jobs.options import JobOptions, add_job_arguments, options_from_args
 from spark_jobs.snapshot import (
     TOP_N,
     Coverage,
     SnapshotStore,
     build_summary,
-    iso,
     last_run_record,
     run_id_for,
     running_elsewhere,
 )
 from streamapp.config import Settings
+from streamapp.errors import WordstreamError
 
 log = logging.getLogger("spark_jobs.wordcount")
 
 CORRUPT_EXAMPLES = 5
-
-
-@dataclass(frozen=True)
-class JobOptions:
-    """Where the job reads and writes (Hadoop URIs) and how it keeps runs."""
-
-    archive: str
-    rejected: str
-    report_root: str
-    keep_runs: int = 7
-    stale_after_s: int = 21600
-    force: bool = False
-
-
-def add_job_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
-    """The job's options, defaulting from config; shared by spark-submit and the CLI."""
-    base = settings.batch_fs_uri
-    parser.add_argument(
-        "--archive", default=base + settings.archive_root, help="archive root (Hadoop URI)"
-    )
-    parser.add_argument(
-        "--rejected",
-        default=base + settings.rejected_root,
-        help="rejected root (Hadoop URI); missing means 0 rejected",
-    )
-    parser.add_argument(
-        "--report-root", default=base + settings.report_root, help="snapshot root (Hadoop URI)"
-    )
-    parser.add_argument("--master", default=settings.spark_master, help="Spark master URL")
-    parser.add_argument(
-        "--keep-runs", type=int, default=settings.batch_keep_runs, help="runs to keep"
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="run even if last_run.json says one is running"
-    )
-
-
-def options_from_args(args: argparse.Namespace, settings: Settings) -> JobOptions:
-    return JobOptions(
-        archive=args.archive.rstrip("/"),
-        rejected=args.rejected.rstrip("/"),
-        report_root=args.report_root.rstrip("/"),
-        keep_runs=args.keep_runs,
-        stale_after_s=settings.batch_stale_after_s,
-        force=args.force,
-    )
 
 
 def _require_java() -> None:
@@ -297,11 +251,10 @@ def _report_corrupt(parsed: DataFrame) -> int:
     return count
 
 
-def execute(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the job for parsed arguments; print one line; return the exit code."""
-    options = options_from_args(args, settings)
+def execute(options: JobOptions) -> int:
+    """Run the job in a session of its own; print one line; return the exit code."""
     try:
-        with spark_session(args.master, settings.spark_shuffle_partitions) as spark:
+        with spark_session(options.master, options.shuffle_partitions) as spark:
             summary = run(spark, options)
     except BatchError as exc:
         print(f"wordstream batch: error: {exc}", file=sys.stderr)
@@ -313,7 +266,7 @@ def execute(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     totals = summary["totals"]
     print(
-        f"batch run {summary['run_id']} ok at {iso(datetime.now(UTC))}: "
+        f"batch run {summary['run_id']} ok: "
         f"{totals['messages']} messages, {totals['words']} words "
         f"({totals['distinct_words']} distinct), {totals['rejected']} rejected, "
         f"{totals['corrupt']} corrupt -> {options.report_root}/runs/{summary['run_id']}"
@@ -338,13 +291,18 @@ def configure_logging() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """spark-submit entry point: parse options (defaults from config), run, exit code."""
-    settings = Settings.from_env()
     parser = argparse.ArgumentParser(
         prog="wordcount", description="Count the wordstream archive exactly; write a snapshot."
     )
-    add_job_arguments(parser, settings)
+    add_job_arguments(parser)
+    args = parser.parse_args(argv)
     configure_logging()
-    return execute(parser.parse_args(argv), settings)
+    try:
+        options = options_from_args(args, Settings.from_env())
+    except WordstreamError as exc:
+        print(f"wordstream batch: error: {exc}", file=sys.stderr)
+        return 1
+    return execute(options)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "streamapp.cli.produce",
     "streamapp.cli.tail",
     "streamapp.cli.status",
+    "spark_jobs.cli",
 ]
 
 

@@ -1,0 +1,59 @@
+"""The job's command-line options, shared by spark-submit and `wordstream batch run`.
+
+No pyspark import here: the `wordstream` CLI builds its parser from this on every call.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from streamapp.config import Settings
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """Where the job reads and writes (Hadoop URIs) and how it keeps runs."""
+
+    archive: str
+    rejected: str
+    report_root: str
+    master: str = "local[*]"
+    keep_runs: int = 7
+    stale_after_s: int = 21600
+    shuffle_partitions: int = 0
+    force: bool = False
+
+
+def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --archive, --rejected, --report-root, --master, --keep-runs, --force."""
+    parser.add_argument(
+        "--archive", help="archive root, any Hadoop URI (default: BATCH_FS + ARCHIVE_ROOT)"
+    )
+    parser.add_argument(
+        "--rejected",
+        help="rejected root; missing means 0 rejected (default: BATCH_FS + REJECTED_ROOT)",
+    )
+    parser.add_argument("--report-root", help="snapshot root (default: BATCH_FS + REPORT_ROOT)")
+    parser.add_argument("--master", help="Spark master URL (default: SPARK_MASTER)")
+    parser.add_argument(
+        "--keep-runs", type=int, help="snapshot runs to keep (default: BATCH_KEEP_RUNS)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="run even if last_run.json says one is running"
+    )
+
+
+def options_from_args(args: argparse.Namespace, settings: Settings) -> JobOptions:
+    """Resolve parsed arguments, filling what was not given from config."""
+    base = settings.batch_fs_uri
+    return JobOptions(
+        archive=(args.archive or base + settings.archive_root).rstrip("/"),
+        rejected=(args.rejected or base + settings.rejected_root).rstrip("/"),
+        report_root=(args.report_root or base + settings.report_root).rstrip("/"),
+        master=args.master or settings.spark_master,
+        keep_runs=args.keep_runs if args.keep_runs is not None else settings.batch_keep_runs,
+        stale_after_s=settings.batch_stale_after_s,
+        shuffle_partitions=settings.spark_shuffle_partitions,
+        force=bool(args.force),
+    )
