@@ -1,0 +1,107 @@
+import json
+
+import requests
+
+from streamapp.cli.status import (
+    Check,
+    Reply,
+    batch_check,
+    clock_check,
+    describe_http_error,
+    exit_code,
+    hdfs_check,
+    json_report,
+    plain_check,
+    table_lines,
+    worker_check,
+)
+
+REFUSED = Reply(error="connection refused")
+
+
+def test_plain_endpoint_is_up_only_on_200() -> None:
+    assert plain_check("web", "u", Reply(200)).ok
+    down = plain_check("web", "u", Reply(503))
+    assert (down.state, down.ok, down.detail) == ("down", False, "HTTP 503")
+    assert plain_check("web", "u", REFUSED).detail == "connection refused"
+
+
+def test_hdfs_needs_a_file_status_reply() -> None:
+    assert hdfs_check("u", Reply(200, {"FileStatus": {"type": "DIRECTORY"}})).ok
+    assert not hdfs_check("u", Reply(200, {"other": 1})).ok
+    assert not hdfs_check("u", REFUSED).ok
+
+
+def test_worker_ok_starting_and_down() -> None:
+    up = worker_check("u", Reply(200, {"status": "ok", "assigned": [0, 2]}))
+    assert (up.state, up.ok, up.detail) == ("up", True, "partitions 0,2")
+    starting = worker_check("u", Reply(200, {"status": "starting", "assigned": []}))
+    assert (starting.state, starting.ok, starting.detail) == ("starting", False, "partitions none")
+    assert not worker_check("u", Reply(200, None)).ok
+    assert not worker_check("u", REFUSED).ok
+
+
+def test_clock_shows_next_run() -> None:
+    up = clock_check(
+        "u", Reply(200, {"status": "ok", "next_run": "2026-01-02T02:00:00+00:00", "running": False})
+    )
+    assert up.ok and up.detail == "next run 2026-01-02T02:00:00+00:00"
+    assert "running" in clock_check("u", Reply(200, {"next_run": "x", "running": True})).detail
+    assert not clock_check("u", REFUSED).ok
+
+
+def test_batch_states() -> None:
+    never = batch_check("p", Reply(404, {"RemoteException": {}}))
+    assert (never.state, never.ok) == ("never run", True)
+    ok = batch_check(
+        "p", Reply(200, {"run_id": "R1", "state": "success", "finished_at": "T2", "error": None})
+    )
+    assert (ok.state, ok.ok, ok.detail) == ("success", True, "R1 finished T2")
+    running = batch_check("p", Reply(200, {"run_id": "R2", "state": "running", "started_at": "T3"}))
+    assert (running.state, running.ok) == ("running", True)
+    failed = batch_check(
+        "p", Reply(200, {"run_id": "R3", "state": "failed", "finished_at": "T4", "error": "OOM"})
+    )
+    assert (failed.state, failed.ok, failed.detail) == ("failed", False, "R3 failed T4: OOM")
+    assert batch_check("p", Reply(200, None)).state == "unknown"
+    unknown = batch_check("p", REFUSED)
+    assert (unknown.state, unknown.ok) == ("unknown", False)
+
+
+def test_exit_code_is_zero_only_if_all_ok() -> None:
+    up = Check("a", "x", "up", True)
+    never = Check("batch", "p", "never run", True)
+    down = Check("b", "y", "down", False)
+    assert exit_code([up, never]) == 0
+    assert exit_code([up, down]) == 1
+
+
+def test_table_aligns_columns() -> None:
+    checks = [
+        Check("broker", "h:9092", "up", True, "1 broker(s)"),
+        Check("batch", "/r", "never run", True),
+    ]
+    lines = table_lines(checks)
+    assert lines[0].split() == ["COMPONENT", "STATE", "ADDRESS", "DETAIL"]
+    assert lines[2] == "batch      never run  /r"
+    assert lines[1].index("h:9092") == lines[0].index("ADDRESS")
+
+
+def test_json_report_round_trips() -> None:
+    report = json.loads(json.dumps(json_report([Check("web", "u", "down", False, "HTTP 500")])))
+    assert report == {
+        "ok": False,
+        "components": [
+            {"name": "web", "address": "u", "state": "down", "ok": False, "detail": "HTTP 500"}
+        ],
+    }
+
+
+def test_http_errors_are_short() -> None:
+    assert describe_http_error(requests.ConnectTimeout("long text")) == "no answer within 2 s"
+    refused = requests.ConnectionError("... [Errno 111] Connection refused'))")
+    assert describe_http_error(refused) == "connection refused"
+    assert (
+        describe_http_error(requests.ConnectionError("Name or service not known"))
+        == "cannot connect"
+    )
