@@ -264,11 +264,6 @@ def is_within(path: str, ancestor: str) -> bool:
     return ancestor == "/" or path == ancestor or path.startswith(ancestor + "/")
 
 
-def rebase(path: str, src: str, dst: str) -> str:
-    """`path` (at or under `src`) moved to `dst`."""
-    return dst + path[len(src) :] if path != src else dst
-
-
 # --- Replies ------------------------------------------------------------------------
 
 
