@@ -12,8 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Broker on 9092, WebHDFS on 9870, worker, clock and web (see docs/cli.md). Unbuffered
+# Python so each process's lines reach honcho's log as they are written.
 run: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile.dev
+	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile.dev
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
