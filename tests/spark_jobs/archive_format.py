@@ -1,4 +1,4 @@
-"""Format archive files exactly as contract section 1 lays them out (tests stand in for the sink)."""
+"""Archive files exactly as contract section 1 lays them out (tests stand in for the sink)."""
 
 from __future__ import annotations
 
