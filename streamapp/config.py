@@ -23,6 +23,10 @@ def _default_user() -> str:
         return "wordstream"
 
 
+# Fields whose environment variable is not simply the field name in capitals.
+_ENV_NAMES = {"topic": "KAFKA_TOPIC"}
+
+
 @dataclass(frozen=True)
 class Settings:
     """All of wordstream's settings; build with `Settings.from_env()`."""
@@ -49,6 +53,9 @@ class Settings:
     # KAFKA_MAX_MESSAGE_BYTES: largest message the worker fetches or produces (1 MB
     # messages plus headroom; the broker's own limit must be at least as large)
     kafka_max_message_bytes: int = 4_194_304
+    # KAFKA_SESSION_TIMEOUT_S: consumer group session timeout; the dev broker delays each
+    # group join by half of it, and a killed worker's partitions move after it
+    kafka_session_timeout_s: int = 6
     live_batch_max: int = 5000  # LIVE_BATCH_MAX: messages the live agent counts per batch
     live_batch_within_ms: int = 200  # LIVE_BATCH_WITHIN_MS: longest wait to fill a batch
     live_idempotent: int = 1  # LIVE_IDEMPOTENT: 1 = replays are no-ops, 0 = plain counting
@@ -118,7 +125,7 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for f in fields(cls):
-            var = f.name.upper()
+            var = _ENV_NAMES.get(f.name, f.name.upper())
             if var not in env:
                 continue
             raw = env[var]
