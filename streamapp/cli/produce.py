@@ -176,7 +176,8 @@ def run(args: argparse.Namespace) -> int:
             values: Iterable[bytes] = source.values
             progress = None
         else:
-            total = os.fstat(stream.fileno()).st_size if source.kind == "file" else None
+            size = os.fstat(stream.fileno()).st_size if source.kind == "file" else 0
+            total = size or None  # a pipe or device reports size 0: no known total
             # disable=None: a bar only on a terminal, never in pipes or logs.
             progress = tqdm(total=total, unit="B", unit_scale=True, disable=None, leave=False)
             values = _lines(stream, progress)
