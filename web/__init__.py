@@ -34,7 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     setting; other keys (TESTING, the DEFAULTS above) go to the Flask config.
     """
     from web import api, page
-    from web.data import ReportData
+    from web.data import ReportData, TtlCache
 
     app = Flask(__name__)
     app.config.from_mapping(DEFAULTS)
@@ -47,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(overrides)
     app.config["SETTINGS"] = settings
     app.extensions["wordstream"] = ReportData(settings, app.config)
+    app.extensions["wordstream.pages"] = TtlCache(float(app.config["LIVE_CACHE_SECONDS"]), 64)
 
     app.register_blueprint(page.bp)
     app.register_blueprint(api.bp)

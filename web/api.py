@@ -48,7 +48,7 @@ def live() -> tuple[dict[str, Any], int]:
 
 @bp.get("/batch")
 def batch() -> tuple[dict[str, Any], int]:
-    """The latest snapshot's run, coverage and totals (null before the first run); 503 if HDFS is down."""
+    """The latest run, its coverage and totals (null before any run); 503 if HDFS is down."""
     b = _data().batch()
     if b.error is not None:
         return {"error": b.error}, 503

@@ -54,6 +54,12 @@ def _brief(exc: requests.RequestException) -> str:
     return f"{kind} from {target}" if target else kind
 
 
+def _minutes(iso: Any) -> str:
+    """An ISO time shortened to `YYYY-MM-DD HH:MM` for a diagram box."""
+    text = str(iso)
+    return text[:16].replace("T", " ") if len(text) >= 16 and text[10] == "T" else text
+
+
 @dataclass(frozen=True)
 class Health:
     """One component's health as the diagram and /api/health show it."""
@@ -66,32 +72,48 @@ class Health:
         return {"state": self.state, "detail": self.detail}
 
 
-class _TtlCache:
-    """Thread-safe memo of recent results (errors included) for `ttl` seconds."""
+class TtlCache:
+    """Thread-safe memo of recent results (errors included) for `ttl` seconds.
 
-    def __init__(self, ttl: float) -> None:
+    One caller refreshes an expired entry while concurrent callers keep getting the
+    stale one, so a slow source (a dead broker's metadata timeout) stalls one request
+    per period rather than every request that arrives meanwhile.
+    """
+
+    def __init__(self, ttl: float, max_items: int = 4096) -> None:
         self._ttl = ttl
+        self._max_items = max_items
         self._lock = threading.Lock()
         self._items: dict[str, tuple[float, Any, Exception | None]] = {}
+        self._refreshing: dict[str, threading.Lock] = {}
 
     def get(self, key: str, compute: Callable[[], Any]) -> Any:
-        now = time.monotonic()
         with self._lock:
             hit = self._items.get(key)
-        if hit is None or now - hit[0] >= self._ttl:
+            refresh = self._refreshing.setdefault(key, threading.Lock())
+        fresh = hit is not None and time.monotonic() - hit[0] < self._ttl
+        if not fresh and refresh.acquire(blocking=hit is None):
             try:
-                value, error = compute(), None
-            except ReportError as exc:
-                value, error = None, exc
-            hit = (time.monotonic(), value, error)
-            if self._ttl > 0:
-                with self._lock:
-                    if len(self._items) > 4096:  # bounded: word lookups are user input
-                        self._items.clear()
-                    self._items[key] = hit
+                hit = self._compute(key, compute)
+            finally:
+                refresh.release()
+        assert hit is not None  # computed above, or a stale entry another caller refreshes
         if hit[2] is not None:
             raise hit[2]
         return hit[1]
+
+    def _compute(self, key: str, compute: Callable[[], Any]) -> tuple[float, Any, Exception | None]:
+        try:
+            hit: tuple[float, Any, Exception | None] = (time.monotonic(), compute(), None)
+        except ReportError as exc:
+            hit = (time.monotonic(), None, exc)
+        if self._ttl > 0:
+            with self._lock:
+                if len(self._items) >= self._max_items:  # bounded: keys come from user input
+                    self._items.clear()
+                    self._refreshing.clear()
+                self._items[key] = hit
+        return hit
 
 
 class WorkerClient:
@@ -159,6 +181,7 @@ class SnapshotStore:
         self._root = root.rstrip("/")
         self._check_seconds = check_seconds
         self._lock = threading.Lock()
+        self._words_lock = threading.Lock()  # loading words/ must not block `latest()`
         self._checked_at = -float("inf")
         self._current: Snapshot | None = None
 
@@ -197,7 +220,7 @@ class SnapshotStore:
 
     def word_counts(self, snapshot: Snapshot) -> dict[str, int]:
         """Every word's batch count (the run's `words/` part files), loaded once per run."""
-        with self._lock:
+        with self._words_lock:
             if snapshot._words is None:
                 snapshot._words = dict(self._iter_words(snapshot.path.rstrip("/") + "/words"))
             return snapshot._words
@@ -263,8 +286,8 @@ class ReportData:
         )
         self._broker_timeout = float(config["BROKER_TIMEOUT"])
         self._clock_timeout = float(config["WORKER_TIMEOUT"])
-        self._live_cache = _TtlCache(float(config["LIVE_CACHE_SECONDS"]))
-        self._health_cache = _TtlCache(float(config["HEALTH_CACHE_SECONDS"]))
+        self._live_cache = TtlCache(float(config["LIVE_CACHE_SECONDS"]))
+        self._health_cache = TtlCache(float(config["HEALTH_CACHE_SECONDS"]))
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="report-read")
         self._activity_lock = threading.Lock()
         self._last_messages: int | None = None
@@ -295,7 +318,7 @@ class ReportData:
         return int(self._worker_get("/word/" + quote(word, safe=""))["count"])
 
     def live_words(self, words: list[str]) -> dict[str, int]:
-        """Counts of several words, looked up concurrently; words the worker refuses are left out."""
+        """Counts of several words, looked up concurrently; words the worker refuses are omitted."""
 
         def one(word: str) -> tuple[str, int | None]:
             try:
@@ -369,9 +392,7 @@ class ReportData:
         topic = meta.topics.get(self._settings.topic)
         if topic is None or topic.error is not None:
             return Health("warn", f"{len(meta.brokers)} broker(s); no topic {self._settings.topic}")
-        return Health(
-            "ok", f"{len(meta.brokers)} broker(s); {len(topic.partitions)} partition(s)"
-        )
+        return Health("ok", f"{len(meta.brokers)} broker(s); {len(topic.partitions)} partition(s)")
 
     def _worker_health(self) -> Health:
         try:
@@ -399,16 +420,16 @@ class ReportData:
             return Health("unknown", "never run")
         state = run.get("state")
         if state == "success":
-            return Health("ok", f"last run {run.get('finished_at')}")
+            return Health("ok", f"last run {_minutes(run.get('finished_at'))}")
         if state == "running":
-            return Health("warn", f"running since {run.get('started_at')}")
+            return Health("warn", f"running since {_minutes(run.get('started_at'))}")
         return Health("down", f"failed: {run.get('error')}")
 
     def _clock_health(self) -> Health:
         url = f"http://localhost:{self._settings.clock_port}/health"
         try:
             body = requests.get(url, timeout=self._clock_timeout).json()
-        except (requests.RequestException, ValueError) as exc:
+        except (requests.RequestException, ValueError):
             return Health("down", f"no answer on port {self._settings.clock_port}")
         if body.get("running"):
             return Health("ok", "running the batch now")

@@ -75,7 +75,7 @@ def words_per_hour_chart(
     *,
     max_hours: int = 48,
     width: int = 720,
-    height: int = 240,
+    height: int = 280,
 ) -> Chart:
     """Words per hour, live next to batch, for the latest `max_hours` hours either side has."""
     live = {h["hour"]: int(h["words"]) for h in live_hours or []}
@@ -106,7 +106,11 @@ def words_per_hour_chart(
     every = math.ceil(len(hours) / 8)  # at most ~8 hour labels stay readable
     for i, hour in enumerate(hours):
         if i % every == 0:
-            text = hour[11:16] if i and hour[:10] == hours[i - every][:10] else hour[5:10] + " " + hour[11:16]
+            text = (
+                hour[11:16]
+                if i and hour[:10] == hours[i - every][:10]
+                else hour[5:10] + " " + hour[11:16]
+            )
             labels.append(Label(left + (i + 0.5) * slot, height - 8, text))
     return Chart(width, height, bars, gridlines, labels, empty=False)
 
@@ -163,13 +167,13 @@ _LAYOUT = [
 ]
 
 
-def _fit(text: str, limit: int = 24) -> str:
+def _fit(text: str, limit: int = 26) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def architecture_diagram(health: Mapping[str, Mapping[str, str]]) -> Diagram:
     """The architecture diagram, each box carrying its component's health state."""
-    box_w, box_h, gap_x, gap_y, pad = 176, 60, 52, 48, 4
+    box_w, box_h, gap_x, gap_y, pad = 176, 60, 72, 48, 4
     boxes = {}
     for key, title, col, row in _LAYOUT:
         h = health.get(key, {"state": "unknown", "detail": "not checked"})
@@ -193,7 +197,7 @@ def architecture_diagram(health: Mapping[str, Mapping[str, str]]) -> Diagram:
 
     b = boxes
     arrows = [
-        right(b["producer"], b["broker"], "data_stream"),
+        right(b["producer"], b["broker"], "produce"),
         right(b["broker"], b["worker"], "consume"),
         Arrow(
             b["worker"].x + b["worker"].width / 2,

@@ -70,6 +70,13 @@ def count(messages: list[Message]) -> Counts:
     return c
 
 
+class _Server(ThreadingHTTPServer):
+    # The stdlib default backlog of 5 drops bursts of connections (clients then retry
+    # after a 1 s SYN timeout); real worker web servers listen with a deep backlog.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class LiveServer:
     """A worker-views server on a free loopback port; `url` is its base URL."""
 
@@ -96,8 +103,14 @@ class LiveServer:
                 if url.path in fixed:  # a scripted answer, e.g. a hostile word
                     return self._send(200, fixed[url.path])
                 if url.path == "/totals":
-                    return self._send(200, {"messages": counts.messages, "words": counts.words,
-                                            "rejected": counts.rejected})
+                    return self._send(
+                        200,
+                        {
+                            "messages": counts.messages,
+                            "words": counts.words,
+                            "rejected": counts.rejected,
+                        },
+                    )
                 if url.path == "/top":
                     n = int(parse_qs(url.query).get("n", ["10"])[0])
                     if not 1 <= n <= 1000:
@@ -108,14 +121,13 @@ class LiveServer:
                 if url.path == "/health":
                     return self._send(200, {"status": health, "assigned": [0, 1]})
                 if url.path.startswith("/word/"):
-                    ws = words(unquote(url.path[len("/word/"):]))
+                    ws = words(unquote(url.path[len("/word/") :]))
                     if len(ws) != 1:
                         return self._send(400, {"error": "not exactly one word"})
                     return self._send(200, {"word": ws[0], "count": counts.per_word[ws[0]]})
                 return self._send(404, {"error": "no such view"})
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
@@ -155,7 +167,9 @@ def publish_batch(
     valid = [m for m in messages if "value" in m]
     stamps = [m["timestamp"] for m in messages]
     run = f"{report_root}/runs/{run_id}"
-    started = f"{run_id[:4]}-{run_id[4:6]}-{run_id[6:8]}T{run_id[9:11]}:{run_id[11:13]}:{run_id[13:15]}Z"
+    started = (
+        f"{run_id[:4]}-{run_id[4:6]}-{run_id[6:8]}T{run_id[9:11]}:{run_id[11:13]}:{run_id[13:15]}Z"
+    )
     summary = {
         "run_id": run_id,
         "started_at": started,
@@ -168,23 +182,39 @@ def publish_batch(
             "first_timestamp_ms": min(stamps) if stamps else None,
             "last_timestamp_ms": max(stamps) if stamps else None,
         },
-        "totals": {"messages": c.messages, "words": c.words, "distinct_words": len(c.per_word),
-                   "rejected": c.rejected, "corrupt": corrupt},
+        "totals": {
+            "messages": c.messages,
+            "words": c.words,
+            "distinct_words": len(c.per_word),
+            "rejected": c.rejected,
+            "corrupt": corrupt,
+        },
         "hours": c.hour_list(),
         "top": c.top(1000),
     }
-    client.write(f"{run}/summary.json", json.dumps(summary), overwrite=True, encoding="utf-8")
+    # Bytes, not str: the hdfs package uploads a str with `encoding` one character per chunk.
+    client.write(f"{run}/summary.json", json.dumps(summary).encode(), overwrite=True)
     ranked = c.top(len(c.per_word))
     for i in range(0, max(len(ranked), 1), part_size):
-        lines = "".join(json.dumps(e) + "\n" for e in ranked[i:i + part_size])
-        client.write(f"{run}/words/part-{i // part_size:05d}.json", lines, overwrite=True, encoding="utf-8")
-    hour_lines = "".join(json.dumps({"hour": h, "word": w, "count": n}) + "\n"
-                         for (h, w), n in sorted(c.hour_words.items()))
-    client.write(f"{run}/hour_words/part-00000.json", hour_lines, overwrite=True, encoding="utf-8")
+        lines = "".join(json.dumps(e) + "\n" for e in ranked[i : i + part_size])
+        client.write(f"{run}/words/part-{i // part_size:05d}.json", lines.encode(), overwrite=True)
+    hour_lines = "".join(
+        json.dumps({"hour": h, "word": w, "count": n}) + "\n"
+        for (h, w), n in sorted(c.hour_words.items())
+    )
+    client.write(f"{run}/hour_words/part-00000.json", hour_lines.encode(), overwrite=True)
     client.write(f"{run}/_SUCCESS", "", overwrite=True)
-    write_json(client, f"{report_root}/last_run.json",
-               {"run_id": run_id, "state": "success", "started_at": started, "finished_at": started,
-                "error": None})
+    write_json(
+        client,
+        f"{report_root}/last_run.json",
+        {
+            "run_id": run_id,
+            "state": "success",
+            "started_at": started,
+            "finished_at": started,
+            "error": None,
+        },
+    )
     write_json(client, f"{report_root}/latest", {"run_id": run_id, "path": run})
     return run
 
@@ -192,6 +222,6 @@ def publish_batch(
 def write_json(client: InsecureClient, path: str, body: dict[str, Any]) -> None:
     """Replace a small JSON file: write a temporary name, then rename it into place."""
     tmp = path.rsplit("/", 1)[0] + "/_tmp." + path.rsplit("/", 1)[1]
-    client.write(tmp, json.dumps(body), overwrite=True, encoding="utf-8")
+    client.write(tmp, json.dumps(body).encode(), overwrite=True)
     client.delete(path)
     client.rename(tmp, path)

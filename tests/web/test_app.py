@@ -18,8 +18,15 @@ from tests.web.conftest import (
 )
 from tests.web.sources import LiveServer, publish_batch
 
-API_ROUTES = ["/api/summary", "/api/live", "/api/batch", "/api/hours", "/api/top",
-              "/api/word/kafka", "/api/health"]
+API_ROUTES = [
+    "/api/summary",
+    "/api/live",
+    "/api/batch",
+    "/api/hours",
+    "/api/top",
+    "/api/word/kafka",
+    "/api/health",
+]
 
 
 def test_match_when_live_is_only_ahead_by_later_messages(client: FlaskClient) -> None:
@@ -53,7 +60,9 @@ def test_page_shows_verdict_totals_batch_run_and_top_words(client: FlaskClient) 
 
 
 def test_drift_in_a_covered_hour_is_reported(
-    published: WebHdfsServer, live_factory: Callable[..., LiveServer], make_app: Callable[..., Flask]
+    published: WebHdfsServer,
+    live_factory: Callable[..., LiveServer],
+    make_app: Callable[..., Flask],
 ) -> None:
     messages = sample_messages()
     lost = messages.pop(3)  # the worker never counted this one
@@ -86,7 +95,9 @@ def test_worker_down_still_renders_with_a_notice(
 
 
 def test_second_worker_url_is_used_when_the_first_is_dead(
-    published: WebHdfsServer, live_factory: Callable[..., LiveServer], make_app: Callable[..., Flask]
+    published: WebHdfsServer,
+    live_factory: Callable[..., LiveServer],
+    make_app: Callable[..., Flask],
 ) -> None:
     live = live_factory(sample_messages())
     c = make_app(f"{no_dead_port_url()},{live.url}", published.url).test_client()
@@ -124,7 +135,9 @@ def test_no_batch_yet(
 
 
 def test_a_new_latest_run_is_picked_up(
-    published: WebHdfsServer, live_factory: Callable[..., LiveServer], make_app: Callable[..., Flask]
+    published: WebHdfsServer,
+    live_factory: Callable[..., LiveServer],
+    make_app: Callable[..., Flask],
 ) -> None:
     everything = sample_messages() + later_messages()
     c = make_app(live_factory(everything).url, published.url).test_client()
@@ -137,7 +150,7 @@ def test_a_new_latest_run_is_picked_up(
 
 
 def test_word_search_normalises_and_compares(client: FlaskClient) -> None:
-    api = client.get("/api/word/K%EF%BC%A1FKA").json  # "KＡFKA": full-width A folds too
+    api = client.get("/api/word/K%EF%BC%A1FKA").json  # "K\uff21FKA": a full-width A folds too
     assert api["word"] == "kafka" and api["live"] is not None and api["batch"] is not None
     assert api["diff"] == api["live"] - api["batch"]
     html = client.get("/?word=KAFKA").get_data(as_text=True)
@@ -156,8 +169,18 @@ def test_a_word_outside_the_batch_top_list_is_read_from_the_word_files(
 
 
 @pytest.mark.parametrize(
-    "query", ["n=0", "n=1001", "n=abc", "n=-5", "n=99999999999999999999", "word=../etc/passwd",
-              "word=two+words", "word=a%2Fb", "word=" + "x" * 300]
+    "query",
+    [
+        "n=0",
+        "n=1001",
+        "n=abc",
+        "n=-5",
+        "n=99999999999999999999",
+        "word=../etc/passwd",
+        "word=two+words",
+        "word=a%2Fb",
+        "word=" + "x" * 300,
+    ],
 )
 def test_bad_parameters_are_400(client: FlaskClient, query: str) -> None:
     page = client.get(f"/?{query}")
@@ -181,11 +204,18 @@ def test_unknown_api_route_is_a_json_404(client: FlaskClient) -> None:
 
 
 def test_hostile_text_is_escaped(
-    published: WebHdfsServer, live_factory: Callable[..., LiveServer], make_app: Callable[..., Flask]
+    published: WebHdfsServer,
+    live_factory: Callable[..., LiveServer],
+    make_app: Callable[..., Flask],
 ) -> None:
     # Words cannot hold markup, so a worker answering one (broken or hostile) is simulated.
-    live = live_factory(sample_messages(), answers={"/top": {"top": [{"word": HOSTILE, "count": 3}]},
-                                                    "/health": {"status": HOSTILE, "assigned": []}})
+    live = live_factory(
+        sample_messages(),
+        answers={
+            "/top": {"top": [{"word": HOSTILE, "count": 3}]},
+            "/health": {"status": HOSTILE, "assigned": []},
+        },
+    )
     c = make_app(live.url, published.url).test_client()
     html = c.get("/?word=%3Cb%3E").get_data(as_text=True)
     assert "<script>alert" not in html and "<img src=x" not in html and "<b>" not in html
@@ -223,7 +253,9 @@ def test_healthz_and_no_debug(client: FlaskClient) -> None:
 
 
 def test_producer_turns_active_when_live_totals_grow(
-    published: WebHdfsServer, live_factory: Callable[..., LiveServer], make_app: Callable[..., Flask]
+    published: WebHdfsServer,
+    live_factory: Callable[..., LiveServer],
+    make_app: Callable[..., Flask],
 ) -> None:
     live = live_factory(sample_messages())
     c = make_app(live.url, published.url, HEALTH_CACHE_SECONDS=0).test_client()

@@ -32,13 +32,21 @@ def test_covered_before_is_the_hour_of_the_last_timestamp() -> None:
 
 
 def test_hours_before_the_cutoff_are_judged_and_later_ones_are_not() -> None:
-    live = [hr("2026-01-01T00:00:00Z", 3, 9), hr("2026-01-01T01:00:00Z", 2, 4),
-            hr("2026-01-01T02:00:00Z", 7, 20)]
-    batch = [hr("2026-01-01T00:00:00Z", 3, 9), hr("2026-01-01T01:00:00Z", 2, 5),
-             hr("2026-01-01T02:00:00Z", 1, 2)]
+    live = [
+        hr("2026-01-01T00:00:00Z", 3, 9),
+        hr("2026-01-01T01:00:00Z", 2, 4),
+        hr("2026-01-01T02:00:00Z", 7, 20),
+    ]
+    batch = [
+        hr("2026-01-01T00:00:00Z", 3, 9),
+        hr("2026-01-01T01:00:00Z", 2, 5),
+        hr("2026-01-01T02:00:00Z", 1, 2),
+    ]
     rows = reconcile_hours(live, batch, "2026-01-01T02:00:00Z")
     assert [(r.hour[11:13], r.status) for r in rows] == [
-        ("00", "match"), ("01", "drift"), ("02", "not covered")
+        ("00", "match"),
+        ("01", "drift"),
+        ("02", "not covered"),
     ]
     assert rows[1].words_diff == -1 and rows[1].messages_diff == 0
     assert rows[2].messages_diff == 6
@@ -73,7 +81,9 @@ def test_live_ahead_by_uncovered_hours_is_not_drift() -> None:
         rows,
     )
     assert [(t.name, t.status, t.diff) for t in totals] == [
-        ("messages", "ahead", 3), ("words", "ahead", 6), ("rejected", "ahead", 1)
+        ("messages", "ahead", 3),
+        ("words", "ahead", 6),
+        ("rejected", "ahead", 1),
     ]
 
 
@@ -88,15 +98,25 @@ def test_a_gap_the_uncovered_hours_do_not_explain_is_drift() -> None:
 
 
 def test_verdict_reports_a_missing_side_before_anything_else() -> None:
-    assert verdict(worker_error="x", hdfs_error="y", has_snapshot=False, rows=[], totals=[]).state == "worker down"
-    assert verdict(worker_error=None, hdfs_error="y", has_snapshot=False, rows=[], totals=[]).state == "hdfs down"
-    assert verdict(worker_error=None, hdfs_error=None, has_snapshot=False, rows=[], totals=[]).state == "no batch yet"
+    assert (
+        verdict(worker_error="x", hdfs_error="y", has_snapshot=False, rows=[], totals=[]).state
+        == "worker down"
+    )
+    assert (
+        verdict(worker_error=None, hdfs_error="y", has_snapshot=False, rows=[], totals=[]).state
+        == "hdfs down"
+    )
+    assert (
+        verdict(worker_error=None, hdfs_error=None, has_snapshot=False, rows=[], totals=[]).state
+        == "no batch yet"
+    )
 
 
 def test_verdict_drift_names_what_differs() -> None:
     rows = [HourRow("2026-01-01T00:00:00Z", "drift", 3, 2, 9, 8)]
-    totals = compare_totals({"messages": 3, "words": 9, "rejected": 0},
-                            {"messages": 2, "words": 8, "rejected": 0}, rows)
+    totals = compare_totals(
+        {"messages": 3, "words": 9, "rejected": 0}, {"messages": 2, "words": 8, "rejected": 0}, rows
+    )
     v = verdict(worker_error=None, hdfs_error=None, has_snapshot=True, rows=rows, totals=totals)
     assert v.state == "drift"
     assert "1 fully covered hour" in v.message and "messages" in v.message
@@ -107,8 +127,11 @@ def test_verdict_match_says_live_is_ahead() -> None:
         HourRow("2026-01-01T00:00:00Z", "match", 3, 3, 9, 9),
         HourRow("2026-01-01T01:00:00Z", "not covered", 4, 0, 8, 0),
     ]
-    totals = compare_totals({"messages": 7, "words": 17, "rejected": 0},
-                            {"messages": 3, "words": 9, "rejected": 0}, rows)
+    totals = compare_totals(
+        {"messages": 7, "words": 17, "rejected": 0},
+        {"messages": 3, "words": 9, "rejected": 0},
+        rows,
+    )
     v = verdict(worker_error=None, hdfs_error=None, has_snapshot=True, rows=rows, totals=totals)
     assert v.state == "match"
     assert "ahead by 4 message" in v.message
@@ -123,7 +146,9 @@ def test_top_rows_joins_both_lists_and_fills_the_other_side() -> None:
         n=2,
     )
     assert [(r.word, r.live, r.batch, r.diff) for r in rows] == [
-        ("a", 9, 8, 1), ("c", 4, 6, -2), ("b", 5, 5, 0)
+        ("a", 9, 8, 1),
+        ("c", 4, 6, -2),
+        ("b", 5, 5, 0),
     ]
 
 
