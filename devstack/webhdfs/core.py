@@ -243,9 +243,15 @@ def local_path(root: Path, hdfs_path: str) -> Path:
     parts = path_parts(hdfs_path)
     if parts and parts[0] == SIDECAR:
         raise AccessControl(f"Permission denied: {hdfs_path} is reserved by the server")
-    candidate = root.joinpath(*parts)
-    if os.path.realpath(candidate) != str(candidate):
-        raise AccessControl(f"Permission denied: {hdfs_path} goes through a symbolic link")
+    candidate = root
+    for i, part in enumerate(parts):
+        candidate = candidate / part
+        try:
+            is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            return candidate.joinpath(*parts[i + 1 :])  # nothing further exists to follow
+        if is_link:
+            raise AccessControl(f"Permission denied: {hdfs_path} goes through a symbolic link")
     return candidate
 
 

@@ -10,6 +10,7 @@ halfway through one is rolled back on the next start.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -50,6 +51,7 @@ from devstack.webhdfs.core import (
     parent_path,
     path_parts,
 )
+from streamapp.errors import WordstreamError
 
 _APPEND_STRIPES = 64
 
@@ -61,6 +63,10 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class RootInUse(WordstreamError):
+    """Another server already serves this root."""
 
 
 class _AppendJournal:
@@ -101,6 +107,17 @@ class Namespace:
             raise RemoteError(f"{root} is not a directory")
         self.default_owner = default_owner
         self.sidecar = self.root / SIDECAR
+        self.sidecar.mkdir(exist_ok=True)
+        # Recovery below would wipe another live server's uploads: one server per root.
+        self._lock_fd = os.open(self.sidecar / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise RootInUse(
+                f"{self.root} is already served by another devstack WebHDFS server; "
+                "stop that one or serve another directory with --root"
+            ) from None
         self.tmp_dir = self.sidecar / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self._journal = _AppendJournal(self.sidecar / "journal", _APPEND_STRIPES)
@@ -123,6 +140,7 @@ class Namespace:
         with self._lock:
             self._db.close()
             self._journal.close()
+            os.close(self._lock_fd)  # releases the flock
 
     # --- recovery and temp files ------------------------------------------------
 
@@ -391,12 +409,18 @@ class Namespace:
             fsync_dir(local.parent)
             self._put_meta(hdfs_path, meta)
 
-    def check_append(self, hdfs_path: str) -> None:
-        st = self._exists(hdfs_path)
-        if st is None:
-            raise FileNotFound(f"Failed to append to non-existent file {hdfs_path} for client")
+    def check_append(self, hdfs_path: str) -> Path:
+        """The local file an APPEND to `hdfs_path` writes to."""
+        local = local_path(self.root, hdfs_path)
+        try:
+            st = os.stat(local)
+        except (FileNotFoundError, NotADirectoryError):
+            raise FileNotFound(
+                f"Failed to append to non-existent file {hdfs_path} for client"
+            ) from None
         if stat.S_ISDIR(st.st_mode):
             raise FileNotFound(f"Path is not a file: {hdfs_path}")
+        return local
 
     def _stripe(self, hdfs_path: str) -> int:
         return zlib.crc32(hdfs_path.encode()) % _APPEND_STRIPES
@@ -408,8 +432,7 @@ class Namespace:
         stripe = self._stripe(hdfs_path)
         with self._append_locks[stripe]:
             with self._lock:
-                self.check_append(hdfs_path)
-                local, _ = self._file(hdfs_path)
+                local = self.check_append(hdfs_path)
                 fd = os.open(local, os.O_WRONLY | os.O_APPEND)
             try:
                 st = os.fstat(fd)

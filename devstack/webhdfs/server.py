@@ -67,8 +67,9 @@ class _HttpServer(ThreadingHTTPServer):
     block_on_close = True
     allow_reuse_address = True  # SO_REUSEADDR: a restart may reuse the port at once
 
-    def __init__(self, address: tuple[str, int], namespace: Namespace, quiet: bool) -> None:
-        self.namespace = namespace
+    namespace: Namespace
+
+    def __init__(self, address: tuple[str, int], quiet: bool) -> None:
         self.quiet = quiet
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -185,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _redirect(self, path: str, params: dict[str, str]) -> None:
         """Step one of a two-step op: point the client at the data URL (this server)."""
         query = urlencode({**params, "data": "true"})
-        location = f"http://{self._host()}{PREFIX}{quote(path, safe='/')}?{query}"
+        location = f"http://{self._host()}{PREFIX}{quote(path, safe='/=')}?{query}"
         if bool_param(params, "noredirect", False):
             self._json(200, {"Location": location})
         else:
@@ -383,16 +384,19 @@ class WebHdfsServer:
     def start(self) -> WebHdfsServer:
         if self._httpd is not None:
             return self
-        namespace = Namespace(self.root, default_owner=_process_user())
         try:
-            httpd = _HttpServer((self.host, self.port), namespace, self.quiet)
+            httpd = _HttpServer((self.host, self.port), self.quiet)
         except OSError as exc:
-            namespace.close()
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(
                     f"port {self.port} on {self.host} is already in use; start the server "
                     "with --port N and point clients at it with HDFS_URL=http://HOST:N"
                 ) from None
+            raise
+        try:
+            httpd.namespace = Namespace(self.root, default_owner=_process_user())
+        except BaseException:
+            httpd.server_close()
             raise
         self.port = int(httpd.server_address[1])
         self._httpd = httpd

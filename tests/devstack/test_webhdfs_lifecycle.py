@@ -11,7 +11,7 @@ import requests
 from hdfs import InsecureClient
 
 from devstack.ports import port_in_use
-from devstack.webhdfs import PortInUse, WebHdfsServer
+from devstack.webhdfs import PortInUse, RootInUse, WebHdfsServer
 from tests.fixtures.webhdfs import read_all_lines
 
 
@@ -44,6 +44,17 @@ def test_stop_closes_listener_and_open_connections_then_restart_keeps_data(
     assert client.status("/d/a.txt")["owner"] == "alice"
 
 
-def test_port_taken_is_reported(webhdfs: WebHdfsServer) -> None:
+def test_port_taken_is_reported_without_touching_the_root(
+    webhdfs: WebHdfsServer, tmp_path: Path
+) -> None:
+    other_root = tmp_path / "other"
+    other_root.mkdir()
     with pytest.raises(PortInUse, match="--port"):
-        WebHdfsServer(webhdfs.root, port=webhdfs.port).start()
+        WebHdfsServer(other_root, port=webhdfs.port).start()
+    assert list(other_root.iterdir()) == []
+
+
+def test_one_server_per_root(webhdfs: WebHdfsServer) -> None:
+    with pytest.raises(RootInUse, match="--root"):
+        WebHdfsServer(webhdfs.root, port=0).start()
+    InsecureClient(webhdfs.url).write("/still-serving", data="yes")  # the first is unharmed
