@@ -88,21 +88,28 @@ class HadoopFs:
     def replace(self, src: str, dst: str) -> None:
         """Rename `src` over `dst` atomically where the filesystem can.
 
-        FileSystem.rename never overwrites, so this goes through FileContext's
-        rename(OVERWRITE) (HDFS, WebHDFS and local filesystems support it); a
-        filesystem without it falls back to delete-then-rename.
+        The public FileSystem.rename never overwrites. HDFS and WebHDFS expose
+        rename(src, dst, OVERWRITE) on their FileSystem class; other filesystems
+        (local) have it on FileContext. Without either: delete, then rename.
         """
+        from py4j.protocol import Py4JError
+
         jvm = self._jvm
         src_path, dst_path = self._path(src), self._path(dst)
         rename_opts = jvm.org.apache.hadoop.fs.Options.Rename
-        options = self._gateway_array(rename_opts, [rename_opts.OVERWRITE])
+        overwrite = self._gateway_array(rename_opts, [rename_opts.OVERWRITE])
+        try:
+            self._fs.rename(src_path, dst_path, overwrite)
+            return
+        except Py4JError:  # protected on this FileSystem class: try FileContext
+            pass
         try:
             context = jvm.org.apache.hadoop.fs.FileContext.getFileContext(
                 self._fs.getUri(), self._conf
             )
-            context.rename(src_path, dst_path, options)
+            context.rename(src_path, dst_path, overwrite)
             return
-        except Exception as exc:  # py4j wraps the Java exception; any failure -> fallback
+        except Py4JError as exc:
             log.warning("no atomic rename over %s (%s); deleting, then renaming", dst, exc)
         self._fs.delete(dst_path, False)
         if not self._fs.rename(src_path, dst_path):
