@@ -26,12 +26,6 @@ from streamapp.errors import WordstreamError
 INVALID_FLAG = "[invalid UTF-8] "
 BATCH = 500  # messages per consume() call: one Python call per batch, not per message
 
-# A group join completes after the coordinator's rebalance wait. On the dev broker
-# (tansu) that wait is about half the member's session timeout: librdkafka's default
-# 45 s makes a join take ~23 s, 6 s makes it ~3 s. 6 s is also real Kafka's minimum
-# (group.min.session.timeout.ms), so these values work on both. See docs/cli.md.
-GROUP_SETTINGS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 2000}
-
 
 class TailError(WordstreamError):
     """The consumer hit an error it cannot continue from."""
@@ -70,13 +64,23 @@ def wait_time(idle_for: float, timeout: float | None, step: float = 1.0) -> floa
     return max(0.0, min(step, timeout - idle_for))
 
 
+# A group join completes after the coordinator's rebalance wait. On the dev broker
+# (tansu) that wait is about half the member's session timeout: librdkafka's default
+# 45 s makes a join take ~23 s, KAFKA_SESSION_TIMEOUT_S's default 6 s makes it ~3 s
+# (6 s is also real Kafka's minimum, group.min.session.timeout.ms). See docs/cli.md.
+def group_settings(session_timeout_s: int) -> dict[str, int]:
+    """Session timeout and a heartbeat a third of it, as Kafka recommends."""
+    session_ms = session_timeout_s * 1000
+    return {"session.timeout.ms": session_ms, "heartbeat.interval.ms": max(1, session_ms // 3)}
+
+
 def consumer_settings(
-    base: dict[str, Any], group: str | None, from_earliest: bool
+    base: dict[str, Any], group: str | None, from_earliest: bool, session_timeout_s: int = 6
 ) -> dict[str, Any]:
     """librdkafka consumer settings for a group member or a throwaway assigned reader."""
     conf = {**base, "auto.offset.reset": "earliest" if from_earliest else "latest"}
     if group:
-        return {**conf, "group.id": group, **GROUP_SETTINGS}
+        return {**conf, "group.id": group, **group_settings(session_timeout_s)}
     # librdkafka requires a group id even when no group is joined; nothing is committed.
     return {
         **conf,
@@ -98,7 +102,11 @@ def run(args: argparse.Namespace) -> int:
     from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 
     target = kafka_target(args)
-    consumer = Consumer(consumer_settings(target.client_config(), args.group, args.from_earliest))
+    session_timeout_s = target.settings.kafka_session_timeout_s
+    conf = consumer_settings(
+        target.client_config(), args.group, args.from_earliest, session_timeout_s
+    )
+    consumer = Consumer(conf)
     try:
         metadata = fetch_metadata(consumer, target.bootstrap)
         require_topic(metadata, target.topic, target.bootstrap)

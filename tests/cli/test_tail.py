@@ -2,7 +2,6 @@ import pytest
 
 from streamapp.cli.tail import (
     BATCH,
-    GROUP_SETTINGS,
     INVALID_FLAG,
     batch_size,
     consumer_settings,
@@ -40,11 +39,12 @@ def test_wait_time_counts_down_the_idle_timeout() -> None:
     assert wait_time(6.0, 5.0) == 0.0
 
 
-def test_group_settings_shorten_the_join() -> None:
-    conf = consumer_settings({"bootstrap.servers": "h:1"}, "g", from_earliest=True)
+def test_group_member_uses_the_configured_session_timeout() -> None:
+    conf = consumer_settings({"bootstrap.servers": "h:1"}, "g", True, session_timeout_s=9)
     assert conf["group.id"] == "g"
     assert conf["auto.offset.reset"] == "earliest"
-    assert conf["session.timeout.ms"] == GROUP_SETTINGS["session.timeout.ms"]
+    assert conf["session.timeout.ms"] == 9000
+    assert conf["heartbeat.interval.ms"] == 3000
 
 
 def test_throwaway_reader_commits_nothing_and_never_shares_a_group() -> None:
