@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from hdfs import HdfsError, InsecureClient
@@ -184,6 +184,7 @@ class SnapshotStore:
         self._words_lock = threading.Lock()  # loading words/ must not block `latest()`
         self._checked_at = -float("inf")
         self._current: Snapshot | None = None
+        self._error: HdfsUnavailable | None = None
 
     def _read_json(self, path: str) -> Any:
         """A JSON file's content, None if it does not exist."""
@@ -203,20 +204,35 @@ class SnapshotStore:
         """The newest complete run, or None if no batch has completed yet."""
         with self._lock:
             if time.monotonic() - self._checked_at < self._check_seconds:
+                if self._error is not None:
+                    raise self._error
                 return self._current
-            pointer = self._read_json(f"{self._root}/latest")
-            if pointer is None:
-                self._current = None
-            elif self._current is None or (pointer["run_id"], pointer["path"]) != (
-                self._current.run_id,
-                self._current.path,
-            ):
-                summary = self._read_json(f"{pointer['path'].rstrip('/')}/summary.json")
-                if summary is None:
-                    raise HdfsUnavailable(f"{pointer['path']}/summary.json is missing")
-                self._current = Snapshot(pointer["run_id"], pointer["path"], summary)
-            self._checked_at = time.monotonic()
+            try:
+                self._current = self._refresh()
+                self._error = None
+            except HdfsUnavailable as exc:
+                # Remembered like a result, so a down HDFS costs one timeout per period.
+                self._error = exc
+                raise
+            finally:
+                self._checked_at = time.monotonic()
             return self._current
+
+    def _refresh(self) -> Snapshot | None:
+        pointer = self._read_json(f"{self._root}/latest")
+        if pointer is None:
+            return None
+        if not isinstance(pointer, dict) or not {"run_id", "path"} <= pointer.keys():
+            raise HdfsUnavailable(f"{self._root}/latest lacks run_id/path: {pointer!r:.100}")
+        # The path part only, should a writer ever record a full hdfs:// URI.
+        run_dir = urlsplit(pointer["path"]).path.rstrip("/")
+        current = self._current
+        if current is not None and (current.run_id, current.path) == (pointer["run_id"], run_dir):
+            return current
+        summary = self._read_json(f"{run_dir}/summary.json")
+        if summary is None:
+            raise HdfsUnavailable(f"{run_dir}/summary.json is missing")
+        return Snapshot(pointer["run_id"], run_dir, summary)
 
     def word_counts(self, snapshot: Snapshot) -> dict[str, int]:
         """Every word's batch count (the run's `words/` part files), loaded once per run."""

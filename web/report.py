@@ -145,6 +145,7 @@ def page(data: ReportData, *, n: int, searched: str | None) -> dict[str, Any]:
     result["top"] = top(data, n)
     result["word"] = None if searched is None else word(data, searched)
     result["health"] = health(data)
+    result["generated_at"] = datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     result["diagram"] = architecture_diagram(result["health"])
     result["chart"] = words_per_hour_chart(
         result["chart_hours"]["live"], result["chart_hours"]["batch"]
