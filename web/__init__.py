@@ -30,8 +30,8 @@ _CSP = (
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the report app from the environment (`Settings`), then `test_config` overrides.
 
-    Keys of `test_config` named like a setting (e.g. WORKER_URLS, HDFS_URL) replace that
-    setting; other keys (TESTING, the DEFAULTS above) go to the Flask config.
+    Keys of `test_config` named like a Settings field, upper-cased (WORKER_URLS, HDFS_URL),
+    replace that setting; other keys (TESTING, the DEFAULTS above) go to the Flask config.
     """
     from web import api, page
     from web.data import ReportData, TtlCache
