@@ -209,9 +209,11 @@ def _count_and_write(
         top = [r.asDict() for r in T.top_words(counts, TOP_N).collect()]
         hours = [r.asDict() for r in T.hour_totals(messages, hour_words).collect()]
 
-        rejected_parsed = keep(T.parse_records(read_lines(spark, rejected_files), "value_b64"))
-        corrupt += _report_corrupt(rejected_parsed)
-        rejected = T.unique_messages(rejected_parsed, "value_b64").count()
+        rejected = 0
+        if rejected_files:
+            rejected_parsed = keep(T.parse_records(read_lines(spark, rejected_files), "value_b64"))
+            corrupt += _report_corrupt(rejected_parsed)
+            rejected = T.unique_messages(rejected_parsed, "value_b64").count()
     finally:
         for df in cached:
             df.unpersist()
