@@ -27,7 +27,10 @@ def small_splits(spark: SparkSession) -> Iterator[None]:
     previous = spark.conf.get(key)
     spark.conf.set(key, str(16 * 1024))
     yield
-    spark.conf.set(key, previous)
+    if previous is None:
+        spark.conf.unset(key)
+    else:
+        spark.conf.set(key, previous)
 
 
 def test_read_text_over_hive_style_dirs_ignores_underscore_and_dot(
@@ -105,8 +108,8 @@ def test_write_json_commits_through_the_rename_committer(
 
 
 def test_hadoop_filesystem_api_through_py4j(spark: SparkSession, webhdfs: WebHdfsServer) -> None:
-    jvm: Any = spark._jvm  # type: ignore[attr-defined]
-    conf = spark._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+    jvm: Any = spark._jvm
+    conf = spark._jsc.hadoopConfiguration()
     hpath = jvm.org.apache.hadoop.fs.Path
 
     def path(p: str) -> Any:
@@ -142,7 +145,8 @@ def test_hadoop_filesystem_api_through_py4j(spark: SparkSession, webhdfs: WebHdf
     )
     options[0] = jvm.org.apache.hadoop.fs.Options.Rename.OVERWRITE
     fs.rename(path("/latest.tmp"), path("/latest"), options)
-    assert InsecureClient(webhdfs.url).read("/latest").__enter__().read() == b"new"
+    with InsecureClient(webhdfs.url).read("/latest") as reader:
+        assert reader.read() == b"new"
 
     summary = fs.getContentSummary(path("/runs"))
     assert (summary.getFileCount(), summary.getDirectoryCount(), summary.getLength()) == (1, 2, 43)
