@@ -154,6 +154,15 @@ def test_hadoop_filesystem_api_through_py4j(spark: SparkSession, webhdfs: WebHdf
     assert checksum.getLength() == 28
     listed = [s.getPath().getName() for s in fs.listStatus(path("/runs/r1"))]
     assert listed == ["summary.json"]
+    batches = fs.listStatusIterator(path("/runs/r1"))  # LISTSTATUS_BATCH
+    assert batches.hasNext() and batches.next().getPath().getName() == "summary.json"
+    assert not batches.hasNext()
+    out = fs.append(path("/runs/r1/summary.json"))
+    out.write(bytearray(b"\n"))
+    out.close()
+    assert fs.getFileStatus(path("/runs/r1/summary.json")).getLen() == 44
+    assert fs.truncate(path("/runs/r1/summary.json"), 43)
+    assert fs.getHomeDirectory().toUri().getPath() == f"/user/{spark.sparkContext.sparkUser()}"
     blocks = fs.getFileBlockLocations(status, 0, status.getLen())
     assert len(blocks) == 1 and blocks[0].getLength() == 43 and list(blocks[0].getHosts())
     assert fs.delete(path("/runs"), True)
