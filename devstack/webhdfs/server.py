@@ -97,6 +97,7 @@ class _HttpServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, chunked uploads
     server: _HttpServer
+    ns: Namespace
     timeout = 120  # an idle or stalled client frees its thread after this
     # Headers and body go out in separate writes; with Nagle's algorithm the body
     # would wait for the client's delayed ACK (tens of ms per request).
@@ -151,7 +152,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _has_body(self) -> bool:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return True
-        return int(self.headers.get("Content-Length") or 0) > 0
+        length = self.headers.get("Content-Length") or "0"
+        return not length.isdigit() or int(length) > 0
 
     def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -193,11 +195,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(307, headers={"Location": location})
 
     def _body(self) -> Iterator[bytes]:
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        length = self.headers.get("Content-Length") or "0"
+        if not chunked and not length.isdigit():
+            raise IllegalArgument(f"Invalid Content-Length: {length!r}")
         try:
-            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            if chunked:
                 yield from read_chunked(self.rfile)
             else:
-                yield from read_sized(self.rfile, int(self.headers.get("Content-Length") or 0))
+                yield from read_sized(self.rfile, int(length))
         except (ValueError, ConnectionError, TimeoutError) as exc:
             raise _Aborted(str(exc)) from exc
         self._body_read = True

@@ -358,3 +358,14 @@ def test_aborted_uploads_leave_nothing_behind(webhdfs: WebHdfsServer) -> None:
 def test_requests_outside_the_api_get_a_plain_404(webhdfs: WebHdfsServer) -> None:
     status, body = raw_request(webhdfs, "GET", "/index.html")
     assert status == 404 and b"/webhdfs/v1" in body
+
+
+def test_bad_content_length_is_a_400(webhdfs: WebHdfsServer) -> None:
+    with socket.create_connection(("127.0.0.1", webhdfs.port), timeout=10) as sock:
+        sock.sendall(
+            b"PUT /webhdfs/v1/f?op=CREATE&data=true HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Length: lots\r\n\r\n"
+        )
+        reply = sock.makefile("rb").read()
+    assert reply.startswith(b"HTTP/1.1 400")
+    assert not (webhdfs.root / "f").exists()
