@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, render_template, request
+from markupsafe import Markup
 
 from web import report
 from web.data import ReportData, TtlCache
-from web.params import BadParameter, parse_n, parse_word
+from web.params import DEFAULT_TOP, BadParameter, parse_n, parse_word
 
 bp = Blueprint("page", __name__)
 
@@ -26,32 +29,38 @@ def signed(value: int | None) -> str:
 
 
 def _render(template: str) -> tuple[str, int]:
-    error, n, searched = None, 10, None
+    error, n, searched = None, DEFAULT_TOP, None
     try:
         n = parse_n(request.args.get("n"))
         raw = request.args.get("word", "")
         searched = parse_word(raw) if raw.strip() else None
     except BadParameter as exc:
         error = str(exc)
-    if error is None and searched is None:
-        # Every reader's auto-refresh asks for the same page: render it once per
-        # LIVE_CACHE_SECONDS (the age live data may have anyway), not once per reader.
-        cache: TtlCache = current_app.extensions["wordstream.pages"]
-        return cache.get(f"{template}|{n}", lambda: _html(template, n, "", None, None)), 200
-    return _html(template, n, request.args.get("word", ""), searched, error), 400 if error else 200
-
-
-def _html(template: str, n: int, query: str, searched: str | None, error: str | None) -> str:
     data: ReportData = current_app.extensions["wordstream"]
-    r = report.page(data, n=n, searched=searched)
-    return render_template(
+    # Every reader (and every auto-refresh) shares the report for a given n: it is read
+    # and rendered once per LIVE_CACHE_SECONDS, the age live data may have anyway.
+    # Only the verdict, notices and a searched word are rendered per request.
+    cache: TtlCache = current_app.extensions["wordstream.pages"]
+    r, main = cache.get(str(n), lambda: _main(data, n))
+    html = render_template(
         template,
         r=r,
+        main=main,
+        word=None if searched is None else report.word(data, searched),
         n=n,
-        query=query,
+        query=request.args.get("word", ""),
         param_error=error,
         refresh_seconds=current_app.config["REFRESH_SECONDS"],
     )
+    return html, 400 if error else 200
+
+
+def _main(data: ReportData, n: int) -> tuple[dict[str, Any], Markup]:
+    """The report data and its main part, rendered (autoescaped) by `_main.html`."""
+    r = report.page(data, n=n)
+    # Markup only marks our own template's already-escaped output as HTML, so the
+    # outer template does not escape it twice; no message text is ever marked safe.
+    return r, Markup(render_template("_main.html", r=r, n=n))
 
 
 @bp.get("/")

@@ -139,11 +139,10 @@ def health(data: ReportData) -> dict[str, dict[str, str]]:
     return {name: h.as_dict() for name, h in data.health().items()}
 
 
-def page(data: ReportData, *, n: int, searched: str | None) -> dict[str, Any]:
-    """Everything the page shows."""
+def page(data: ReportData, *, n: int) -> dict[str, Any]:
+    """Everything the page shows but a searched word."""
     result = summary(data)
     result["top"] = top(data, n)
-    result["word"] = None if searched is None else word(data, searched)
     result["health"] = health(data)
     result["generated_at"] = datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     result["diagram"] = architecture_diagram(result["health"])
