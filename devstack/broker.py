@@ -59,6 +59,13 @@ def metadata_ready(bootstrap: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def bootstrap_port(bootstrap: str) -> int:
+    """The port of the first host:port in a bootstrap list (9092 if it names none)."""
+    first = bootstrap.split(",")[0].strip()
+    _, sep, port = first.rpartition(":")
+    return int(port) if sep and port.isdigit() else 9092
+
+
 class Broker:
     """A running dev broker; use as a context manager or call start()/stop()."""
 
@@ -152,7 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     parser = argparse.ArgumentParser(prog="python -m devstack.broker", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9092)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=bootstrap_port(settings.kafka_bootstrap),
+        help="port to listen on (default: the port of KAFKA_BOOTSTRAP)",
+    )
     parser.add_argument("--binary", default=settings.broker_bin, help="tansu binary (BROKER_BIN)")
     args = parser.parse_args(argv)
     broker = Broker(args.port, args.host, args.binary)
