@@ -452,4 +452,4 @@ class ReportData:
             return Health("down", f"no answer on port {self._settings.clock_port}")
         if body.get("running"):
             return Health("ok", "running the batch now")
-        return Health("ok", f"next run {body.get('next_run')}")
+        return Health("ok", f"next run {_minutes(body.get('next_run'))}")

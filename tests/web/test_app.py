@@ -6,9 +6,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
 from flask import Flask
 from flask.testing import FlaskClient
+from hdfs import InsecureClient
 
+from devstack.broker import Broker
 from devstack.webhdfs import WebHdfsServer
 from tests.web.conftest import (
     HOSTILE,
@@ -17,7 +20,7 @@ from tests.web.conftest import (
     no_dead_port_url,
     sample_messages,
 )
-from tests.web.sources import LiveServer, publish_batch
+from tests.web.sources import LiveServer, publish_batch, write_json
 
 API_ROUTES = [
     "/api/summary",
@@ -282,3 +285,53 @@ def test_default_page_is_rendered_once_per_cache_period(
     )  # the worker answer is cached too, for the same period
     searched = c.get("/?word=kafka").get_data(as_text=True)
     assert 'id="word-live">' in searched  # a search is never served from the page cache
+
+
+@pytest.mark.integration
+def test_broker_box_reads_real_broker_metadata(
+    broker: Broker,
+    topic_name: str,
+    published: WebHdfsServer,
+    live_factory: Callable[..., LiveServer],
+    make_app: Callable[..., Flask],
+) -> None:
+    live = live_factory(sample_messages())
+    app = make_app(live.url, published.url, KAFKA_BOOTSTRAP=broker.bootstrap, TOPIC=topic_name)
+    missing = app.test_client().get("/api/health").json["broker"]
+    assert missing["state"] == "warn" and topic_name in missing["detail"]
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})  # kept alive for the future
+    admin.create_topics([NewTopic(topic_name, num_partitions=3, replication_factor=1)])[
+        topic_name
+    ].result(timeout=10)
+    app = make_app(live.url, published.url, KAFKA_BOOTSTRAP=broker.bootstrap, TOPIC=topic_name)
+    present = app.test_client().get("/api/health").json["broker"]
+    assert present == {"state": "ok", "detail": "1 broker(s); 3 partition(s)"}
+
+
+def test_clock_and_spark_boxes_follow_their_state(
+    published: WebHdfsServer,
+    live_factory: Callable[..., LiveServer],
+    make_app: Callable[..., Flask],
+) -> None:
+    live = live_factory(sample_messages())
+    clock_health = {
+        "status": "ok",
+        "cron": "0 2 * * *",
+        "timezone": "UTC",
+        "next_run": "2026-01-02T02:00:00+00:00",
+        "running": False,
+    }
+    clock = live_factory([], answers={"/health": clock_health})
+    clock_port = int(clock.url.rsplit(":", 1)[1])
+    write_json(
+        InsecureClient(published.url),
+        f"{REPORT_ROOT}/last_run.json",
+        {"run_id": "x", "state": "failed", "started_at": "s", "finished_at": "f", "error": "OOM"},
+    )
+    health = make_app(live.url, published.url, CLOCK_PORT=clock_port).test_client()
+    body = health.get("/api/health").json
+    assert body["clock"] == {"state": "ok", "detail": "next run 2026-01-02 02:00"}
+    assert body["spark"] == {"state": "down", "detail": "failed: OOM"}
+    html = health.get("/").get_data(as_text=True)
+    assert 'data-component="spark" data-state="down"' in html
+    assert 'data-component="clock" data-state="ok"' in html
