@@ -407,7 +407,7 @@ class ReportData:
             meta = AdminClient(conf).list_topics(timeout=self._broker_timeout)
         except KafkaException as exc:
             err = exc.args[0] if exc.args else exc
-            return Health("down", f"no metadata: {err.str() if hasattr(err, 'str') else err}")
+            return Health("down", f"unreachable: {err.str() if hasattr(err, 'str') else err}")
         topic = meta.topics.get(self._settings.topic)
         if topic is None or topic.error is not None:
             return Health("warn", f"{len(meta.brokers)} broker(s); no topic {self._settings.topic}")
@@ -428,7 +428,7 @@ class ReportData:
             exists = self.store.ping()
         except ReportError as exc:
             return Health("down", str(exc))
-        return Health("ok", "reports found" if exists else "up; no reports directory yet")
+        return Health("ok", "reports found" if exists else "up; no reports yet")
 
     def _spark_health(self) -> Health:
         try:
