@@ -13,6 +13,7 @@ Both count messages with the project's tokenizer; a message is a dict with
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections import Counter
@@ -225,3 +226,42 @@ def write_json(client: InsecureClient, path: str, body: dict[str, Any]) -> None:
     client.write(tmp, json.dumps(body).encode(), overwrite=True)
     client.delete(path)
     client.rename(tmp, path)
+
+
+def publish_batch_with_spark(
+    spark: Any, hdfs_url: str, report_root: str, messages: list[Message]
+) -> str:
+    """The real thing: archive `messages` (contract section 1) and run the Spark job over them.
+
+    Same data in, same place out as `publish_batch`; returns the run's path.
+    """
+    from spark_jobs.options import JobOptions
+    from spark_jobs.wordcount import run
+    from tests.spark_jobs.archive_format import Message as Archived
+    from tests.spark_jobs.batch_support import write_archive
+
+    client = InsecureClient(hdfs_url)
+    archived = [
+        Archived(
+            gen=0,
+            partition=0,
+            offset=i,
+            timestamp=m["timestamp"],
+            value=m["value"] if "value" in m else base64.b64decode(m["value_b64"]),
+        )
+        for i, m in enumerate(messages)
+    ]
+    write_archive(client, "/data/data_stream", [a for a in archived if isinstance(a.value, str)])
+    write_archive(
+        client, "/data/data_stream_rejected", [a for a in archived if isinstance(a.value, bytes)]
+    )
+    base = "webhdfs://" + urlsplit(hdfs_url).netloc
+    summary = run(
+        spark,
+        JobOptions(
+            archive=base + "/data/data_stream",
+            rejected=base + "/data/data_stream_rejected",
+            report_root=base + report_root,
+        ),
+    )
+    return f"{report_root}/runs/{summary['run_id']}"
