@@ -8,7 +8,6 @@ so it can point at the dev doubles or at the real worker and Spark output alike.
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ from urllib.parse import quote
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; .ci/run installs it
 LAUNCH_ARGS = [
     "--headless",
     "--no-sandbox",
