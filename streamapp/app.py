@@ -5,11 +5,33 @@ Run a worker with:  faust -A streamapp.app worker -l info
 
 from __future__ import annotations
 
+import ssl
+
 import faust
+from faust.auth import Credentials, SASLCredentials, SSLCredentials
 
 from streamapp.config import Settings
 
 settings = Settings.from_env()
+
+
+def broker_credentials(s: Settings) -> Credentials | None:
+    """faust credentials for KAFKA_SECURITY_PROTOCOL (None for PLAINTEXT)."""
+    protocol = s.kafka_security_protocol
+    context = None
+    if protocol.endswith("SSL"):
+        context = ssl.create_default_context(cafile=s.kafka_ssl_cafile or None)
+    if protocol.startswith("SASL"):
+        return SASLCredentials(
+            username=s.kafka_sasl_username,
+            password=s.kafka_sasl_password,
+            ssl_context=context,
+            mechanism=s.kafka_sasl_mechanism,
+        )
+    if protocol == "SSL":
+        return SSLCredentials(context)
+    return None
+
 
 app = faust.App(
     settings.app_id,
@@ -18,11 +40,22 @@ app = faust.App(
     datadir=settings.state_dir,
     web_host=settings.worker_host,
     web_port=settings.worker_port,
+    broker_credentials=broker_credentials(settings),
     processing_guarantee=settings.processing_guarantee,
+    # 1 MB messages: aiokafka's producer refuses requests above 1,000,000 bytes by default.
+    consumer_max_fetch_size=settings.kafka_max_message_bytes,
+    producer_max_request_size=settings.kafka_max_message_bytes,
     topic_partitions=settings.topic_partitions,
+    # Group join time: the dev broker (tansu) holds every JoinGroup for half the
+    # session timeout before answering, so faust's 60 s default meant a 30 s start.
+    # Heartbeats must stay well under the session timeout (Kafka's rule: < 1/3).
+    broker_session_timeout=settings.kafka_session_timeout_s,
+    broker_rebalance_timeout=settings.kafka_session_timeout_s,
+    broker_heartbeat_interval=max(settings.kafka_session_timeout_s / 6, 0.5),
     # Modules that register agents, tables and views on `app` when the worker starts.
+    # No `origin`: faust would add it to this list and import every module of the
+    # package, including `streamapp.cli.__main__`, which runs the CLI on import.
     autodiscover=["streamapp.agents", "streamapp.views", "streamapp.archive.agent"],
-    origin="streamapp",
 )
 
 # The input topic: raw bytes, because values that are not valid UTF-8 must be seen

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.broker",
     "tests.fixtures.spark",
     "tests.fixtures.webhdfs",
+    "tests.fixtures.worker",
 ]

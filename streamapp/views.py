@@ -1,0 +1,207 @@
+"""The worker's HTTP views (docs/contracts.md section 3), correct with several workers.
+
+Each worker serves `/_local/*`: what the live tables hold in the partitions it owns,
+plus which partitions those are. A public view gathers `/_local/*` from every worker
+the partition assignor knows (itself without a request), checks that together they
+cover every table partition, and merges. A read during a rebalance, when some
+partition has no owner yet, is a 503, never a silent 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from faust import web
+from faust.sensors.prometheus import setup_prometheus_sensors
+
+from streamapp import counting
+from streamapp.agents import PARTITIONS, totals_table, word_table
+from streamapp.app import app, source_topic
+from streamapp.tokenize import words
+
+TOP_MAX = 1000
+GATHER_TIMEOUT_S = 5.0
+
+# faust's own metrics (events, commits, rebalances, table ops) and wordstream's
+# counters (defined in streamapp.agents) share prometheus_client's default registry.
+setup_prometheus_sensors(app, pattern="/metrics", name_prefix="faust")
+
+
+class ViewError(Exception):
+    """A request the views answer with a JSON error."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _ready() -> bool:
+    return (
+        app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+        and not app.rebalancing
+        and bool(app.consumer.assignment())
+    )
+
+
+def _local_partitions() -> list[int]:
+    """Table partitions this worker owns (actives of the word table's changelog)."""
+    topic = word_table.changelog_topic.get_topic_name()
+    return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
+
+
+def _local_summary(n: int) -> dict[str, Any]:
+    """What this worker holds: totals/hours (if it owns that row) and its local top `n`."""
+    if not _ready():
+        return {"ready": False, "partitions": []}
+    totals: list[int] | None = None
+    hours: dict[str, list[int]] = {}
+    for _, row in totals_table.items():
+        totals, hours = row["n"], row["h"]
+    top = counting.top_n(((w, row["n"]) for w, row in word_table.items()), n)
+    return {
+        "ready": True,
+        "partitions": _local_partitions(),
+        "totals": totals,
+        "hours": hours,
+        "top": top,
+    }
+
+
+def _local_word(word: str) -> dict[str, Any]:
+    if not _ready():
+        return {"ready": False, "partitions": []}
+    partitions = _local_partitions()
+    count = 0
+    if counting.partition_for(word, PARTITIONS) in partitions:
+        row = word_table.get(word)
+        count = row["n"] if row else 0
+    return {"ready": True, "partitions": partitions, "count": count}
+
+
+async def _gather(path: str, local: dict[str, Any]) -> list[dict[str, Any]]:
+    """`local` plus every other worker's answer to `path`; 503 unless all partitions are owned."""
+    me = str(app.conf.canonical_url).rstrip("/")
+    others = [str(h).rstrip("/") for h in app.router.tables_metadata()]
+    others = [h for h in others if h != me]
+    answers = [local]
+    if others:
+        session = app.http_client
+        timeout = aiohttp.ClientTimeout(total=GATHER_TIMEOUT_S)
+
+        async def fetch(host: str) -> dict[str, Any]:
+            try:
+                async with session.get(f"{host}{path}", timeout=timeout) as resp:
+                    resp.raise_for_status()
+                    result: dict[str, Any] = await resp.json()
+                    return result
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise ViewError(503, f"worker {host} did not answer: {exc}") from None
+
+        answers += await asyncio.gather(*(fetch(h) for h in others))
+    covered = {p for a in answers if a.get("ready") for p in a["partitions"]}
+    missing = sorted(set(range(PARTITIONS)) - covered)
+    if missing:
+        raise ViewError(
+            503, f"table partitions {missing} have no ready owner yet (starting or rebalancing)"
+        )
+    return answers
+
+
+def _parse_n(query: Mapping[str, str]) -> int:
+    raw = query.get("n", "10")
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ViewError(400, f"n={raw!r} is not a whole number") from None
+    if not 1 <= n <= TOP_MAX:
+        raise ViewError(400, f"n={n} is out of range: use 1 <= n <= {TOP_MAX}")
+    return n
+
+
+def _error(view: web.View, exc: ViewError) -> web.Response:
+    return view.json({"error": str(exc)}, status=exc.status)
+
+
+@app.page("/_local/summary")
+async def local_summary(self: web.View, request: web.Request) -> web.Response:
+    """Internal: this worker's share (used by the public views of every worker)."""
+    try:
+        return self.json(_local_summary(_parse_n(request.query)))
+    except ViewError as exc:
+        return _error(self, exc)
+
+
+@app.page("/_local/word/{word}")
+async def local_word(self: web.View, request: web.Request, word: str) -> web.Response:
+    """Internal: the count of an already normalised word, if this worker owns it."""
+    return self.json(_local_word(word))
+
+
+async def _summaries(n: int) -> list[dict[str, Any]]:
+    return await _gather(f"/_local/summary?n={n}", _local_summary(n))
+
+
+@app.page("/totals")
+async def totals(self: web.View, request: web.Request) -> web.Response:
+    """`{"messages", "words", "rejected"}` over every partition."""
+    try:
+        answers = await _summaries(1)
+    except ViewError as exc:
+        return _error(self, exc)
+    messages = n_words = rejected = 0
+    for answer in answers:
+        if answer["totals"]:
+            m, w, r = answer["totals"]
+            messages, n_words, rejected = messages + m, n_words + w, rejected + r
+    return self.json({"messages": messages, "words": n_words, "rejected": rejected})
+
+
+@app.page("/top")
+async def top(self: web.View, request: web.Request) -> web.Response:
+    """The N most frequent words (`?n=`, 1-1000, default 10)."""
+    try:
+        n = _parse_n(request.query)
+        answers = await _summaries(n)
+    except ViewError as exc:
+        return _error(self, exc)
+    # Each word lives in one partition, so the global top N is within the local tops.
+    merged = counting.top_n((tuple(wc) for a in answers for wc in a["top"]), n)
+    return self.json({"top": [{"word": w, "count": c} for w, c in merged]})
+
+
+@app.page("/word/{word}")
+async def word_count(self: web.View, request: web.Request, word: str) -> web.Response:
+    """The all-time count of one word (normalised with the tokenizer first)."""
+    found = words(word)
+    if len(found) != 1:
+        return self.json({"error": f"{word!r} is not exactly one word"}, status=400)
+    (normalised,) = found
+    try:
+        answers = await _gather(f"/_local/word/{normalised}", _local_word(normalised))
+    except ViewError as exc:
+        return _error(self, exc)
+    return self.json({"word": normalised, "count": sum(a["count"] for a in answers)})
+
+
+@app.page("/hours")
+async def hours(self: web.View, request: web.Request) -> web.Response:
+    """Per-hour messages and words, ascending, for every hour the tables still hold."""
+    try:
+        answers = await _summaries(1)
+    except ViewError as exc:
+        return _error(self, exc)
+    return self.json({"hours": counting.merge_hours(a["hours"] for a in answers)})
+
+
+@app.page("/health")
+async def health(self: web.View, request: web.Request) -> web.Response:
+    """`{"status": "ok"|"starting", "assigned": [source partitions]}`."""
+    assigned = sorted(
+        tp.partition
+        for tp in app.consumer.assignment()
+        if tp.topic == source_topic.get_topic_name()
+    )
+    return self.json({"status": "ok" if _ready() else "starting", "assigned": assigned})

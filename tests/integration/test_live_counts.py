@@ -1,0 +1,89 @@
+"""The live worker's views equal a plain Python recount (real broker, real workers)."""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from devstack.broker import Broker
+from tests.fixtures.worker import LiveWorker, produce
+from tests.integration.live_corpus import Corpus, make_corpus
+
+pytestmark = pytest.mark.integration
+
+CATCH_UP_TIMEOUT_S = 90.0
+
+
+def wait_for_catch_up(worker: LiveWorker, corpus: Corpus) -> tuple[dict[str, Any], list[Any]]:
+    """Poll /totals and /top until they reach the corpus' figures or pass them (or time out).
+
+    Updates to different table partitions land independently, so the totals can be
+    complete a moment before the last words are.
+    """
+    want = {"messages": corpus.messages, "words": corpus.words, "rejected": corpus.rejected}
+    want_words = sum(corpus.counts.values())
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    totals: dict[str, Any] = {}
+    top: list[Any] = []
+    while time.monotonic() < deadline:
+        totals = worker.get("/totals")
+        if totals == want or totals.get("messages", 0) > corpus.messages:
+            top = worker.get("/top?n=1000").get("top", [])
+            if sum(e["count"] for e in top) >= want_words:
+                break
+        time.sleep(0.5)
+    return totals, top
+
+
+def assert_views_match(worker: LiveWorker, corpus: Corpus) -> None:
+    """Totals, top-N, every word's count and the per-hour series equal the recount."""
+    assert len(corpus.counts) <= 1000, "the corpus must fit in one /top?n=1000 answer"
+    totals, top = wait_for_catch_up(worker, corpus)
+    assert totals == {
+        "messages": corpus.messages,
+        "words": corpus.words,
+        "rejected": corpus.rejected,
+    }
+    assert {e["word"]: e["count"] for e in top} == dict(corpus.counts)
+    # The contract's order: count descending, then word ascending.
+    assert [(e["word"], e["count"]) for e in top] == sorted(
+        corpus.counts.items(), key=lambda wc: (-wc[1], wc[0])
+    )
+    assert worker.get("/top?n=3")["top"] == top[:3]
+    for word, count in corpus.counts.items():
+        answer = worker.get("/word/" + urllib.parse.quote(word, safe=""))
+        assert answer == {"word": word, "count": count}
+    hours = worker.get("/hours")["hours"]
+    assert hours == [
+        {"hour": h, "messages": m, "words": w} for h, (m, w) in sorted(corpus.hours.items())
+    ]
+
+
+def test_one_worker_counts_like_a_recount(
+    broker: Broker, worker_factory: Callable[..., LiveWorker]
+) -> None:
+    worker = worker_factory()
+    corpus = make_corpus(20_000, seed=1, now_ms=int(time.time() * 1000))
+    t0 = time.monotonic()
+    produce(broker.bootstrap, worker.topic, corpus.values, corpus.timestamps_ms)
+    t1 = time.monotonic()
+    wait_for_catch_up(worker, corpus)
+    t2 = time.monotonic()
+    assert_views_match(worker, corpus)
+    print(f"produce {t1 - t0:.1f} s, catch up {t2 - t1:.1f} s, check {time.monotonic() - t2:.1f} s")
+    assert worker.get("/health") == {"status": "ok", "assigned": [0, 1, 2, 3]}
+
+
+def test_views_validate_parameters(worker_factory: Callable[..., LiveWorker]) -> None:
+    worker = worker_factory()
+    for path in ("/top?n=0", "/top?n=1001", "/top?n=ten", "/word/two%20words", "/word/%2C%2C"):
+        assert worker.status(path) == 400, path
+        assert "error" in worker.get(path)
+    assert worker.get("/word/%C3%89T%C3%89") == {"word": "été", "count": 0}
+    metrics = worker.text("/metrics")
+    assert "wordstream_live_messages_total" in metrics
+    assert "faust_messages_received" in metrics  # faust's own sensors

@@ -1,0 +1,187 @@
+"""Unit tests of the live layer's pure core: pre-aggregation and the idempotent apply rule."""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import pairwise
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamapp import counting
+from streamapp.counting import Record
+from streamapp.tokenize import words
+
+HOUR = counting.HOUR_MS
+T0 = 1_764_000_000_000  # 2025-11-24T16:00:00Z
+
+
+def apply_batch(rows: dict[str, Any], batch: counting.Batch, idempotent: bool = True) -> None:
+    """What the update consumer does, on plain dicts: word rows and the totals row."""
+    for update in batch.word_updates:
+        parts = counting.decode_parts(counting.encode_update(update))
+        rows[update.word], _, _ = counting.apply_word(
+            rows.get(update.word), parts, idempotent, 10_000
+        )
+    parts = counting.decode_parts(counting.encode_update(batch.totals))
+    rows[""], _, _ = counting.apply_totals(rows.get(""), parts, idempotent, 10_000)
+
+
+def word_counts(rows: dict[str, Any]) -> dict[str, int]:
+    return {w: row["n"] for w, row in rows.items() if w and row["n"]}
+
+
+def test_aggregate_sends_one_update_per_distinct_word() -> None:
+    records = {
+        0: [Record(5, T0, "Été, ÉTÉ et e\u0301te\u0301 !".encode()), Record(6, T0, b"")],
+        1: [Record(2, T0 + HOUR, "été 😀 مرحبا".encode()), Record(3, T0, b"\xff\xfe")],
+    }
+    batch = counting.aggregate(records)
+    by_word = {u.word: u for u in batch.word_updates}
+    assert sorted(by_word) == sorted({"été", "et", "مرحبا"})
+    assert by_word["été"].parts[0].offsets == [5, 5, 5]
+    assert by_word["été"].parts[1].offsets == [2]
+    assert by_word["été"].parts[1].hours == [counting.hour_of(T0 + HOUR)]
+    assert batch.totals.parts[0].words == [4, 0]  # the empty message counts, with 0 words
+    assert batch.totals.parts[1].words == [2, counting.REJECTED]
+    assert batch.rejected == [(1, records[1][1])]
+
+
+def test_aggregate_sorts_each_partition_by_offset() -> None:
+    batch = counting.aggregate({0: [Record(9, T0, b"b a"), Record(4, T0, b"a")]})
+    by_word = {u.word: u for u in batch.word_updates}
+    assert by_word["a"].parts[0].offsets == [4, 9]
+    assert batch.totals.parts[0].offsets == [4, 9]
+
+
+def test_decode_rejects_invalid_utf8_and_keeps_valid_text() -> None:
+    assert counting.decode("naïve 😀".encode()) == "naïve 😀"
+    assert counting.decode(b"") == ""
+    assert counting.decode(None) == ""  # a null value is an empty message
+    for bad in (b"\xff", b"caf\xe9", b"\xc3(", b"\xed\xa0\x80", b"ok \xf0\x9f\x98"):
+        assert counting.decode(bad) is None
+
+
+def test_hour_of_is_the_utc_hour_start() -> None:
+    assert counting.hour_of(0) == "1970-01-01T00:00:00Z"
+    assert counting.hour_of(HOUR - 1) == "1970-01-01T00:00:00Z"
+    assert counting.hour_of(HOUR) == "1970-01-01T01:00:00Z"
+    assert counting.hour_of(T0 + 59 * 60_000) == "2025-11-24T16:00:00Z"
+
+
+def test_wire_format_round_trips_several_hours() -> None:
+    update = counting.WordUpdate(
+        "x",
+        {
+            3: counting.Entries([7, 7, 10, 400], ["2025-01-01T01:00:00Z", "b", "a", "b"]),
+            0: counting.Entries([1], ["a"]),
+        },
+    )
+    assert counting.decode_parts(counting.encode_update(update)) == update.parts
+
+
+def test_replayed_batch_is_a_no_op_and_new_entries_count_once() -> None:
+    rows: dict[str, Any] = {}
+    log = [Record(i, T0, f"w{i % 3} common".encode()) for i in range(10)]
+    apply_batch(rows, counting.aggregate({0: log[:6]}))
+    # A replay from offset 2, cut differently: offsets 2-5 were applied, 6-9 are new.
+    apply_batch(rows, counting.aggregate({0: log[2:8]}))
+    apply_batch(rows, counting.aggregate({0: log[8:]}))
+    apply_batch(rows, counting.aggregate({0: log[4:10]}))
+    expected = Counter(w for r in log for w in words(r.value.decode()))  # type: ignore[union-attr]
+    assert word_counts(rows) == dict(expected)
+    assert rows[""]["n"] == [10, 20, 0]
+
+
+def test_without_idempotency_a_replay_double_counts() -> None:
+    rows: dict[str, Any] = {}
+    log = [Record(i, T0, b"a") for i in range(4)]
+    apply_batch(rows, counting.aggregate({0: log}), idempotent=False)
+    apply_batch(rows, counting.aggregate({0: log[2:]}), idempotent=False)
+    assert rows["a"]["n"] == 6
+
+
+def test_source_partitions_have_independent_marks() -> None:
+    rows: dict[str, Any] = {}
+    apply_batch(rows, counting.aggregate({0: [Record(50, T0, b"a")]}))
+    apply_batch(rows, counting.aggregate({1: [Record(3, T0, b"a")]}))
+    assert rows["a"]["n"] == 2
+    assert rows["a"]["s"] == {"0": 50, "1": 3}
+
+
+def test_totals_count_rejected_apart_and_per_hour() -> None:
+    rows: dict[str, Any] = {}
+    apply_batch(
+        rows,
+        counting.aggregate(
+            {0: [Record(0, T0, b"a b"), Record(1, T0 + HOUR, b"c"), Record(2, T0, b"\xff")]}
+        ),
+    )
+    assert rows[""]["n"] == [2, 3, 1]
+    assert rows[""]["h"] == {counting.hour_of(T0): [1, 2], counting.hour_of(T0 + HOUR): [1, 1]}
+
+
+def test_per_hour_counts_expire_after_the_retention() -> None:
+    parts = {0: counting.Entries([0, 1, 2], [counting.hour_of(T0 + h * HOUR) for h in (0, 1, 5)])}
+    row, added, _ = counting.apply_word(None, parts, True, retention_hours=4)
+    assert added == 3 and row["n"] == 3  # the all-time count keeps everything
+    assert sorted(row["h"]) == [counting.hour_of(T0 + HOUR), counting.hour_of(T0 + 5 * HOUR)]
+
+
+def test_top_n_orders_by_count_then_word() -> None:
+    counts = [("b", 2), ("a", 2), ("c", 5), ("d", 1)]
+    assert counting.top_n(counts, 3) == [("c", 5), ("a", 2), ("b", 2)]
+
+
+def test_merge_hours_sums_and_sorts() -> None:
+    merged = counting.merge_hours([{"h2": [1, 2]}, {"h1": [3, 4], "h2": [10, 20]}])
+    assert merged == [
+        {"hour": "h1", "messages": 3, "words": 4},
+        {"hour": "h2", "messages": 11, "words": 22},
+    ]
+
+
+def test_partition_for_is_stable_and_in_range() -> None:
+    assert counting.partition_for("été", 4) == counting.partition_for("été", 4)
+    assert {counting.partition_for(f"w{i}", 4) for i in range(100)} == {0, 1, 2, 3}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_any_sequence_of_replays_counts_each_message_once(data: st.DataObject) -> None:
+    """Runs restart at or before the point the previous one reached (a replay from the
+    last committed offset) and cut their batches at their own random offsets."""
+    text = st.lists(st.sampled_from(["a", "b", "é", "😀", "", "\udcff"]), max_size=4)
+    logs: list[list[Record]] = []
+    for p in range(2):
+        texts = data.draw(st.lists(text.map(" ".join), max_size=30), label=f"log{p}")
+        logs.append(
+            [
+                Record(i, T0 + i * 600_000, t.encode("utf-8", "surrogatepass"))
+                for i, t in enumerate(texts)
+            ]
+        )
+    rows: dict[str, Any] = {}
+    reached = [0, 0]
+    for _ in range(data.draw(st.integers(1, 4), label="runs")):
+        for p, log in enumerate(logs):
+            start = data.draw(st.integers(0, reached[p]), label="restart at")
+            stop = data.draw(st.integers(start, len(log)), label="stop at")
+            cuts = sorted(data.draw(st.lists(st.integers(start, stop), max_size=4), label="cuts"))
+            bounds = [start, *cuts, stop]
+            for lo, hi in pairwise(bounds):
+                if hi > lo:
+                    apply_batch(rows, counting.aggregate({p: log[lo:hi]}))
+            reached[p] = max(reached[p], stop)
+    for p, log in enumerate(logs):  # catch up from a last restart point
+        start = data.draw(st.integers(0, reached[p]), label="final restart")
+        if len(log) > start:
+            apply_batch(rows, counting.aggregate({p: log[start:]}))
+    decoded = [counting.decode(r.value) for log in logs for r in log]
+    valid = [text for text in decoded if text is not None]
+    expected = Counter(w for text in valid for w in words(text))
+    assert word_counts(rows) == dict(expected)
+    n_rejected = len(decoded) - len(valid)
+    if any(logs):
+        assert rows[""]["n"] == [len(valid), sum(expected.values()), n_rejected]
