@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -54,6 +54,13 @@ def _brief(exc: requests.RequestException) -> str:
     return f"{kind} from {target}" if target else kind
 
 
+def _field(body: Any, name: str, view: str) -> Any:
+    """`body[name]` of a worker answer; a WorkerUnavailable naming the view if it is not there."""
+    if not isinstance(body, dict) or name not in body:
+        raise WorkerUnavailable(f"the worker's {view} answer has no {name!r} (contract section 3)")
+    return body[name]
+
+
 def _minutes(iso: Any) -> str:
     """An ISO time shortened to `YYYY-MM-DD HH:MM` for a diagram box."""
     text = str(iso)
@@ -75,32 +82,51 @@ class Health:
 class TtlCache:
     """Thread-safe memo of recent results (errors included) for `ttl` seconds.
 
-    One caller refreshes an expired entry while concurrent callers keep getting the
-    stale one, so a slow source (a dead broker's metadata timeout) stalls one request
-    per period rather than every request that arrives meanwhile.
+    An expired entry is refreshed by one caller (in the background when an executor
+    is given) while concurrent callers keep getting the stale one, so a slow source
+    (a dead broker's metadata timeout) does not stall every request meanwhile. Only
+    the very first read of a key waits, and concurrent first readers share it.
     """
 
-    def __init__(self, ttl: float, max_items: int = 4096) -> None:
+    def __init__(self, ttl: float, max_items: int = 4096, executor: Executor | None = None) -> None:
         self._ttl = ttl
         self._max_items = max_items
+        self._executor = executor
         self._lock = threading.Lock()
         self._items: dict[str, tuple[float, Any, Exception | None]] = {}
         self._refreshing: dict[str, threading.Lock] = {}
 
-    def get(self, key: str, compute: Callable[[], Any]) -> Any:
+    def _lookup(self, key: str) -> tuple[tuple[float, Any, Exception | None] | None, bool]:
         with self._lock:
             hit = self._items.get(key)
-            refresh = self._refreshing.setdefault(key, threading.Lock())
-        fresh = hit is not None and time.monotonic() - hit[0] < self._ttl
-        if not fresh and refresh.acquire(blocking=hit is None):
-            try:
-                hit = self._compute(key, compute)
-            finally:
-                refresh.release()
-        assert hit is not None  # computed above, or a stale entry another caller refreshes
+        return hit, hit is not None and time.monotonic() - hit[0] < self._ttl
+
+    def get(self, key: str, compute: Callable[[], Any]) -> Any:
+        hit, fresh = self._lookup(key)
+        if not fresh:
+            with self._lock:
+                refresh = self._refreshing.setdefault(key, threading.Lock())
+            if hit is None:
+                with refresh:
+                    hit, fresh = self._lookup(key)  # another first reader may have filled it
+                    if not fresh:
+                        hit = self._compute(key, compute)
+            elif refresh.acquire(blocking=False):
+                if self._executor is not None:
+                    self._executor.submit(self._refresh, key, compute, refresh)
+                else:
+                    self._refresh(key, compute, refresh)
+                    hit, _ = self._lookup(key)
+        assert hit is not None  # computed above, or a stale entry being refreshed
         if hit[2] is not None:
             raise hit[2]
         return hit[1]
+
+    def _refresh(self, key: str, compute: Callable[[], Any], lock: threading.Lock) -> None:
+        try:
+            self._compute(key, compute)
+        finally:
+            lock.release()
 
     def _compute(self, key: str, compute: Callable[[], Any]) -> tuple[float, Any, Exception | None]:
         try:
@@ -305,9 +331,12 @@ class ReportData:
         )
         self._broker_timeout = float(config["BROKER_TIMEOUT"])
         self._clock_timeout = float(config["WORKER_TIMEOUT"])
-        self._live_cache = TtlCache(float(config["LIVE_CACHE_SECONDS"]))
-        self._health_cache = TtlCache(float(config["HEALTH_CACHE_SECONDS"]))
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="report-read")
+        self._refresher = ThreadPoolExecutor(max_workers=4, thread_name_prefix="report-refresh")
+        self._live_cache = TtlCache(float(config["LIVE_CACHE_SECONDS"]), executor=self._refresher)
+        self._health_cache = TtlCache(
+            float(config["HEALTH_CACHE_SECONDS"]), executor=self._refresher
+        )
         self._activity_lock = threading.Lock()
         self._last_messages: int | None = None
         self._last_growth: float | None = None
@@ -321,20 +350,21 @@ class ReportData:
         hours_f = self._pool.submit(self._worker_get, "/hours")
         try:
             totals = totals_f.result()
-            hours = hours_f.result()["hours"]
+            messages = int(_field(totals, "messages", "/totals"))
+            hours = _field(hours_f.result(), "hours", "/hours")
         except ReportError as exc:
             return Live(None, None, str(exc))
-        self._observe(int(totals["messages"]))
+        self._observe(messages)
         return Live(totals, hours, None)
 
     def live_top(self, n: int) -> list[dict[str, Any]]:
         """The worker's top-n words."""
-        top: list[dict[str, Any]] = self._worker_get(f"/top?n={n}")["top"]
+        top: list[dict[str, Any]] = _field(self._worker_get(f"/top?n={n}"), "top", "/top")
         return top
 
     def live_word(self, word: str) -> int:
         """The worker's all-time count of one (already normalised) word."""
-        return int(self._worker_get("/word/" + quote(word, safe=""))["count"])
+        return int(_field(self._worker_get("/word/" + quote(word, safe="")), "count", "/word"))
 
     def live_words(self, words: list[str]) -> dict[str, int]:
         """Counts of several words, looked up concurrently; words the worker refuses are omitted."""

@@ -335,3 +335,17 @@ def test_clock_and_spark_boxes_follow_their_state(
     html = health.get("/").get_data(as_text=True)
     assert 'data-component="spark" data-state="down"' in html
     assert 'data-component="clock" data-state="ok"' in html
+
+
+def test_a_worker_breaking_the_contract_reads_as_down_not_as_a_crash(
+    published: WebHdfsServer,
+    live_factory: Callable[..., LiveServer],
+    make_app: Callable[..., Flask],
+) -> None:
+    live = live_factory(sample_messages(), answers={"/totals": {"msgs": 1}, "/top": [1, 2]})
+    c = make_app(live.url, published.url).test_client()
+    page = c.get("/")
+    assert page.status_code == 200
+    assert 'data-state="worker down"' in page.get_data(as_text=True)
+    assert "/totals" in c.get("/api/live").json["error"]
+    assert "/top" in c.get("/api/top").json["live_error"]
