@@ -28,11 +28,14 @@ from streamapp.archive.core import (
     RotationPolicy,
     Step,
     backoff_delay,
+    check_topic,
     encode_record,
 )
 from streamapp.archive.store import ArchiveStore, CommitAborted, CommitProgress
 
 log = logging.getLogger(__name__)
+# The hdfs client logs every request at INFO; the sink logs one line per outage instead.
+logging.getLogger("hdfs").setLevel(logging.WARNING)
 R = TypeVar("R")
 
 TAKE_MAX = 2000  # events handed to the sink at once
@@ -239,7 +242,7 @@ sink = ArchiveSink(
         settings.archive_root,
         settings.rejected_root,
     ),
-    settings.topic,
+    check_topic(settings.topic),
     RotationPolicy(
         max_records=settings.archive_rotate_records,
         max_bytes=settings.archive_rotate_bytes,
