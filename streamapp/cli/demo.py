@@ -1,0 +1,241 @@
+"""`wordstream demo`: feed the sample corpus through the running stack and print the verdict.
+
+With `make run`'s stack up: create the topic, produce the French and English corpus
+(plus a few non-UTF-8 payloads) stamped over the last few hours, wait until the worker
+has counted and the archive has stored every message of the topic, run the batch job
+once, and print the report URL with its verdict. Running it again does not produce the
+corpus a second time while the broker still holds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import requests
+
+from streamapp.cli.common import add_kafka_options, kafka_target, positive_float, positive_int
+from streamapp.config import Settings, kafka_client_config
+from streamapp.demo import demo_messages
+from streamapp.errors import WordstreamError
+
+T = TypeVar("T")
+
+POLL_S = 0.5
+
+
+class DemoError(WordstreamError):
+    """The stack did not get the demo through; the message names the step."""
+
+
+# --- pure helpers ---------------------------------------------------------------------
+
+
+def already_produced(marker: Mapping[str, Any] | None, end_offsets: Mapping[int, int]) -> bool:
+    """True if the broker still holds what an earlier demo run recorded producing.
+
+    The dev broker keeps everything in memory: after a restart its offsets start again
+    at 0, so offsets below the recorded ones mean the corpus is gone and must be re-sent.
+    """
+    if not marker:
+        return False
+    recorded = {int(p): int(o) for p, o in marker.get("end_offsets", {}).items()}
+    return bool(recorded) and all(end_offsets.get(p, 0) >= o for p, o in recorded.items())
+
+
+def archived_through(files: list[tuple[int, int, int]]) -> dict[int, int]:
+    """Per partition, the last offset archived in the newest generation.
+
+    `files` holds `(gen, partition, last_offset)` of every committed archive file.
+    """
+    newest: dict[int, tuple[int, int]] = {}
+    for gen, partition, last in files:
+        best = newest.get(partition)
+        if best is None or (gen, last) > best:
+            newest[partition] = (gen, last)
+    return {p: last for p, (_, last) in newest.items()}
+
+
+def archive_complete(archived: Mapping[int, int], end_offsets: Mapping[int, int]) -> bool:
+    """True if every non-empty partition is archived up to its last offset."""
+    return all(archived.get(p, -1) >= end - 1 for p, end in end_offsets.items() if end > 0)
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float) -> T:
+    """Call `probe` until it returns a value; DemoError naming `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    last_error = ""
+    while True:
+        try:
+            value = probe()
+        except (requests.RequestException, WordstreamError) as exc:
+            value, last_error = None, f" (last error: {exc})"
+        if value is not None:
+            return value
+        if time.monotonic() > deadline:
+            raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}{last_error}")
+        time.sleep(POLL_S)
+
+
+# --- I/O edges ------------------------------------------------------------------------
+
+
+def _end_offsets(conf: dict[str, str], topic: str) -> dict[int, int]:
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({**conf, "group.id": "wordstream-demo-offsets", "log_level": 0})
+    try:
+        metadata = consumer.list_topics(topic, timeout=5)
+        partitions = metadata.topics[topic].partitions
+        ends = {}
+        for p in partitions:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
+            ends[p] = high
+        return ends
+    finally:
+        consumer.close()
+
+
+def _produce(conf: dict[str, str], topic: str, messages: list[tuple[bytes, int]]) -> None:
+    from confluent_kafka import Producer
+
+    producer = Producer({**conf, "linger.ms": 20, "log_level": 0})
+    failures: list[str] = []
+
+    def report(err: Any, _msg: Any) -> None:
+        if err is not None:
+            failures.append(str(err))
+
+    for value, timestamp in messages:
+        producer.produce(topic, value, timestamp=timestamp, on_delivery=report)
+        producer.poll(0)
+    remaining = producer.flush(30)
+    if remaining or failures:
+        first = failures[0] if failures else "not delivered within 30 s"
+        raise DemoError(f"{remaining + len(failures)} demo messages failed: {first}")
+
+
+def _hdfs(settings: Settings) -> Any:
+    from hdfs import InsecureClient
+
+    return InsecureClient(settings.hdfs_url, user=settings.hdfs_user_name, timeout=10)
+
+
+def _marker_path(settings: Settings, topic: str) -> str:
+    # Under REPORT_ROOT with a leading "_", which every reader of that tree skips.
+    return f"{settings.report_root}/_demo/{topic}.json"
+
+
+def _read_marker(client: Any, path: str) -> dict[str, Any] | None:
+    from hdfs.util import HdfsError
+
+    try:
+        with client.read(path) as reader:
+            data: dict[str, Any] = json.loads(reader.read())
+            return data
+    except HdfsError:
+        return None
+
+
+def _archived(client: Any, settings: Settings, topic: str) -> dict[int, int]:
+    from streamapp.archive.store import committed_files
+
+    files = []
+    for root in (settings.archive_root, settings.rejected_root):
+        if client.status(root, strict=False) is None:
+            continue
+        for _path, f in committed_files(client, root):
+            if f.topic == topic:
+                files.append((f.gen, f.partition, f.last))
+    return archived_through(files)
+
+
+def _worker_total(settings: Settings) -> int:
+    for url in settings.worker_url_list:
+        try:
+            reply = requests.get(f"{url}/totals", timeout=3)
+            if reply.ok:
+                totals = reply.json()
+                return int(totals["messages"]) + int(totals["rejected"])
+        except requests.RequestException:
+            continue
+    raise DemoError(f"no worker answered at {settings.worker_urls}; is `make run` up?")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    target = kafka_target(args)
+    conf = kafka_client_config(settings) | {"bootstrap.servers": target.bootstrap}
+    from streamapp.cli import main as cli_main
+
+    step = "creating the topic"
+    print(f"demo: {step}")
+    code = cli_main(["topics", "create", "--bootstrap", target.bootstrap, "--topic", target.topic])
+    if code != 0:
+        return code
+
+    client = _hdfs(settings)
+    marker_path = _marker_path(settings, target.topic)
+    ends = _end_offsets(conf, target.topic)
+    if already_produced(_read_marker(client, marker_path), ends) and not args.again:
+        print("demo: the broker already holds the demo corpus; not producing it again")
+    else:
+        messages = demo_messages(int(time.time() * 1000), rounds=args.rounds)
+        print(f"demo: producing {len(messages)} messages to {target.topic}")
+        _produce(conf, target.topic, messages)
+        ends = _end_offsets(conf, target.topic)
+        client.write(marker_path, data=json.dumps({"end_offsets": ends}), overwrite=True)
+    expected = sum(ends.values())
+
+    print(f"demo: waiting for the worker to count {expected} messages")
+    wait_for(
+        "the worker's live counts",
+        lambda: True if _worker_total(settings) >= expected else None,
+        args.timeout,
+    )
+    print("demo: waiting for the archive to hold every message")
+    wait_for(
+        "the HDFS archive",
+        lambda: True if archive_complete(_archived(client, settings, target.topic), ends) else None,
+        args.timeout,
+    )
+
+    print("demo: running the batch job")
+    code = cli_main(["batch", "run"])
+    if code != 0:
+        return code
+
+    web = args.web_url or f"http://localhost:{settings.web_port}"
+    latest = _read_marker(client, f"{settings.report_root}/latest") or {}
+
+    def summary() -> dict[str, Any] | None:
+        reply = requests.get(f"{web}/api/summary", timeout=5)
+        data: dict[str, Any] = reply.json()
+        batch = data.get("batch") or {}
+        run_id = batch.get("run_id") if isinstance(batch, dict) else None
+        return data if run_id == latest.get("run_id") else None
+
+    data = wait_for(f"the report at {web} to show the new batch run", summary, args.timeout)
+    verdict = data.get("verdict") or {}
+    print(f"Report: {web}/")
+    print(f"Verdict: {verdict.get('state')} ({verdict.get('message')})")
+    return 0 if verdict.get("state") == "match" else 1
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="produce the sample corpus, run the batch, print the report's verdict"
+    )
+    add_kafka_options(parser)
+    parser.add_argument("--rounds", type=positive_int, default=20, help="corpus repetitions")
+    parser.add_argument(
+        "--timeout", type=positive_float, default=300.0, help="seconds to wait for each step"
+    )
+    parser.add_argument("--web-url", default="", help="report base URL (default: WEB_PORT)")
+    parser.add_argument(
+        "--again", action="store_true", help="produce the corpus even if the broker holds it"
+    )
+    parser.set_defaults(func=run)
