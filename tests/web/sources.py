@@ -256,12 +256,18 @@ def publish_batch_with_spark(
         client, "/data/data_stream_rejected", [a for a in archived if isinstance(a.value, bytes)]
     )
     base = "webhdfs://" + urlsplit(hdfs_url).netloc
-    summary = run(
-        spark,
-        JobOptions(
-            archive=base + "/data/data_stream",
-            rejected=base + "/data/data_stream_rejected",
-            report_root=base + report_root,
-        ),
-    )
+    # A few messages: one shuffle partition spares dozens of tiny tasks (restored after).
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set("spark.sql.shuffle.partitions", "1")
+    try:
+        summary = run(
+            spark,
+            JobOptions(
+                archive=base + "/data/data_stream",
+                rejected=base + "/data/data_stream_rejected",
+                report_root=base + report_root,
+            ),
+        )
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", before)
     return f"{report_root}/runs/{summary['run_id']}"
