@@ -88,6 +88,8 @@ class LiveServer:
         health, fixed, server = status, answers or {}, self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, like a real worker's web server
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
