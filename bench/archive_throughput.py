@@ -148,8 +148,8 @@ def bench_sink_core(hdfs: WebHdfsServer, n: int) -> float:
         for batch in step.sealed:
             committed[p] = store.commit(committed[p], batch, CommitProgress(), lambda: False)
     for p, plog in enumerate(logs):
-        if (batch := plog.seal()) is not None:
-            committed[p] = store.commit(committed[p], batch, CommitProgress(), lambda: False)
+        if (rest := plog.seal()) is not None:
+            committed[p] = store.commit(committed[p], rest, CommitProgress(), lambda: False)
     return n / (time.perf_counter() - start)
 
 

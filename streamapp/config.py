@@ -71,7 +71,7 @@ class Settings:
     # Archive file rotation: a file is committed at whichever bound comes first.
     archive_rotate_records: int = 100_000  # ARCHIVE_ROTATE_RECORDS: records per file
     archive_rotate_bytes: int = 64 * 1024 * 1024  # ARCHIVE_ROTATE_BYTES: bytes per file
-    archive_rotate_seconds: int = 60  # ARCHIVE_ROTATE_SECONDS: max age of an open file
+    archive_rotate_seconds: int = 120  # ARCHIVE_ROTATE_SECONDS: max age of an open file
     # ARCHIVE_MAX_PENDING_BYTES: archive data held in memory (e.g. while HDFS is down)
     # before the worker stops taking messages
     archive_max_pending_bytes: int = 256 * 1024 * 1024

@@ -142,7 +142,17 @@ class ArchiveSink:
             record = encode_record(
                 msg.partition, msg.offset, round(msg.timestamp * 1000), msg.key, msg.value
             )
+            gen = plog.gen
             self._apply(plog, plog.offer(record, event, time.monotonic(), self._highwater(msg)))
+            if plog.gen != gen:
+                log.warning(
+                    "archive: partition %d offsets went back (offset %d; topic recreated or "
+                    "broker restarted): archiving into generation %d, generation %d kept",
+                    msg.partition,
+                    msg.offset,
+                    plog.gen,
+                    gen,
+                )
         await self._backpressure()
 
     def tick(self) -> None:

@@ -30,7 +30,7 @@ def feed(plog: PartitionLog[int], records: list[Record], highwater: int | None =
 
 
 def test_rotation_by_record_count() -> None:
-    plog = PartitionLog("t", 0, NEW, RotationPolicy(3, 10**9, 10**9))
+    plog: PartitionLog[int] = PartitionLog("t", 0, NEW, RotationPolicy(3, 10**9, 10**9))
     _, sealed = feed(plog, [rec(o) for o in range(7)])
     assert [(b.first, b.last) for b in sealed] == [(0, 2), (3, 5)]
     assert [b.tokens for b in sealed] == [[0, 1, 2], [3, 4, 5]]
@@ -39,14 +39,14 @@ def test_rotation_by_record_count() -> None:
 
 def test_rotation_by_bytes() -> None:
     line = len(rec(0).line)
-    plog = PartitionLog("t", 0, NEW, RotationPolicy(10**9, 2 * line, 10**9))
+    plog: PartitionLog[int] = PartitionLog("t", 0, NEW, RotationPolicy(10**9, 2 * line, 10**9))
     _, sealed = feed(plog, [rec(o) for o in range(5)])
     assert [(b.first, b.last) for b in sealed] == [(0, 1), (2, 3)]
     assert all(b.nbytes >= 2 * line for b in sealed)
 
 
 def test_rotation_by_age_only_when_due() -> None:
-    plog = PartitionLog("t", 0, NEW, RotationPolicy(10**9, 10**9, 30))
+    plog: PartitionLog[int] = PartitionLog("t", 0, NEW, RotationPolicy(10**9, 10**9, 30))
     plog.offer(rec(0), 0, 100.0, None)
     assert plog.tick(129.0) is None
     batch = plog.tick(130.0)
@@ -55,7 +55,7 @@ def test_rotation_by_age_only_when_due() -> None:
 
 
 def test_a_file_holds_one_utc_date() -> None:
-    plog = PartitionLog("t", 0, NEW, BIG)
+    plog: PartitionLog[int] = PartitionLog("t", 0, NEW, BIG)
     _, sealed = feed(plog, [rec(0, T0 - 2), rec(1, T0 - 1), rec(2, T0), rec(3, T0 + DAY)])
     assert [(b.date, b.first, b.last) for b in sealed] == [
         ("2025-11-24", 0, 1),
@@ -65,7 +65,7 @@ def test_a_file_holds_one_utc_date() -> None:
 
 
 def test_batch_files_split_valid_and_rejected_records() -> None:
-    plog = PartitionLog("t", 0, NEW, BIG)
+    plog: PartitionLog[int] = PartitionLog("t", 0, NEW, BIG)
     feed(plog, [rec(0), rec(1, value=b"\xff"), rec(2), rec(3, value=b"\xfe")])
     batch = plog.seal()
     assert batch is not None
@@ -128,7 +128,7 @@ def test_log_that_skips_the_last_committed_offset_is_a_replay() -> None:
 
 
 def test_offsets_going_back_within_a_session_seal_the_old_generation_first() -> None:
-    plog = PartitionLog("t", 0, NEW, BIG)
+    plog: PartitionLog[int] = PartitionLog("t", 0, NEW, BIG)
     _, sealed = feed(plog, [rec(o) for o in range(5)] + [rec(0, T0 + 9, b"new"), rec(1, T0 + 9)])
     assert [(b.gen, b.first, b.last) for b in sealed] == [(0, 0, 4)]
     assert plog.gen == 1 and plog.open is not None and plog.open.tokens == [0, 1]

@@ -40,15 +40,14 @@ def run(fs: FakeHdfs, log: list[Record], kafka_from: int) -> int:
     acked = kafka_from
     for r in log[kafka_from:]:
         step = plog.offer(r, r.offset, 0.0, len(log))
-        batches = step.sealed
-        for batch in batches:
+        for batch in step.sealed:
             committed = store.commit(committed, batch, CommitProgress(), lambda: False)
             acked = max(acked, batch.last + 1)
         if step.acks:
             acked = max(acked, max(step.acks) + 1)
-    if (batch := plog.seal()) is not None:
-        committed = store.commit(committed, batch, CommitProgress(), lambda: False)
-        acked = batch.last + 1
+    if (last := plog.seal()) is not None:
+        committed = store.commit(committed, last, CommitProgress(), lambda: False)
+        acked = last.last + 1
     return acked
 
 
