@@ -5,8 +5,7 @@ Nothing here reads or writes storage; `spark_jobs.wordcount` does, around these 
 
 from __future__ import annotations
 
-import warnings
-
+import pyarrow as pa
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
@@ -27,12 +26,17 @@ _GEN_IN_PATH = r"/gen=([0-9]+)/date=[^/]+/[^/]+$"
 HOUR_FORMAT = "yyyy-MM-dd'T'HH:00:00'Z'"
 _MS_PER_HOUR = 3_600_000
 
-# The project's one tokenizer, run in Python through Arrow batches: Spark SQL has no
-# NFKC/casefold/`\w` identical to Python's `re`, so a reimplementation would drift.
-with warnings.catch_warnings():
-    # pyspark 4 warns about pandas 3 when an Arrow UDF is defined; this one uses no pandas.
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
-    words_udf = F.udf(words, ArrayType(StringType()), useArrow=True)
+
+# The tokenizer runs in Python on Arrow batches: Spark SQL has no NFKC/casefold/`\w`
+# identical to Python's `re`, so a reimplementation would drift. arrow_udf hands the
+# function pyarrow arrays directly, without the pandas round trip of udf(useArrow=True).
+# The stubs want a functionType; at run time pyspark prefers reading it from the hints.
+@F.arrow_udf(ArrayType(StringType()))  # type: ignore[call-overload]
+def words_udf(values: pa.Array) -> pa.Array:
+    """The project's one tokenizer over an Arrow batch of message texts."""
+    return pa.array(
+        [None if v is None else words(v) for v in values.to_pylist()], type=pa.list_(pa.string())
+    )
 
 
 def parse_records(lines: DataFrame, payload: str = "value") -> DataFrame:
@@ -63,6 +67,23 @@ def parse_records(lines: DataFrame, payload: str = "value") -> DataFrame:
     return parsed.withColumn("corrupt", ~valid)
 
 
+def valid_messages(parsed: DataFrame, payload: str = "value") -> DataFrame:
+    """The records that parsed, as gen, partition, offset, timestamp, payload."""
+    return parsed.filter(~F.col("corrupt")).select(
+        "gen", "partition", "offset", "timestamp", payload
+    )
+
+
+def duplicate_identities(parsed: DataFrame) -> DataFrame:
+    """Identities (gen, partition, offset) held by more than one valid record."""
+    return (
+        parsed.filter(~F.col("corrupt"))
+        .groupBy("gen", "partition", "offset")
+        .agg(F.count(F.lit(1)).alias("copies"))
+        .filter(F.col("copies") > 1)
+    )
+
+
 def unique_messages(parsed: DataFrame, payload: str = "value") -> DataFrame:
     """Valid records, one per identity (gen, partition, offset): copies never double-count.
 
@@ -77,22 +98,34 @@ def unique_messages(parsed: DataFrame, payload: str = "value") -> DataFrame:
     )
 
 
-def hour_of(timestamp_ms: Column) -> Column:
-    """The UTC hour (`YYYY-MM-DDTHH:00:00Z`) of a Kafka timestamp in milliseconds.
+def hour_index(timestamp_ms: Column) -> Column:
+    """Hours since the epoch of a Kafka timestamp in ms: a cheap grouping key."""
+    return F.floor(timestamp_ms / _MS_PER_HOUR)
 
-    Needs the session time zone UTC, which the job and the test session set.
-    """
-    start = F.floor(timestamp_ms / _MS_PER_HOUR) * _MS_PER_HOUR
-    return F.date_format(F.timestamp_millis(start), HOUR_FORMAT)
+
+def hour_label(index: Column) -> Column:
+    """`YYYY-MM-DDTHH:00:00Z` of an hour index; needs the session time zone UTC."""
+    return F.date_format(F.timestamp_millis(index * _MS_PER_HOUR), HOUR_FORMAT)
+
+
+def hour_of(timestamp_ms: Column) -> Column:
+    """The UTC hour (`YYYY-MM-DDTHH:00:00Z`) of a Kafka timestamp in milliseconds."""
+    return hour_label(hour_index(timestamp_ms))
 
 
 def hour_word_counts(messages: DataFrame) -> DataFrame:
     """Per (hour, word) occurrence counts: columns hour, word, count."""
+    # Group on the numeric hour and format only the aggregated rows: formatting (and
+    # hashing) an hour string for every token costs more than the counting itself.
     tokens = messages.select(
-        hour_of(F.col("timestamp")).alias("hour"),
+        hour_index(F.col("timestamp")).alias("h"),
         F.explode(words_udf(F.col("value"))).alias("word"),
     )
-    return tokens.groupBy("hour", "word").agg(F.count(F.lit(1)).alias("count"))
+    return (
+        tokens.groupBy("h", "word")
+        .agg(F.count(F.lit(1)).alias("count"))
+        .select(hour_label(F.col("h")).alias("hour"), "word", "count")
+    )
 
 
 def word_counts(hour_words: DataFrame) -> DataFrame:
@@ -102,8 +135,10 @@ def word_counts(hour_words: DataFrame) -> DataFrame:
 
 def hour_totals(messages: DataFrame, hour_words: DataFrame) -> DataFrame:
     """Per-hour messages and words, ascending by hour; an hour without words has words 0."""
-    per_hour_messages = messages.groupBy(hour_of(F.col("timestamp")).alias("hour")).agg(
-        F.count(F.lit(1)).alias("messages")
+    per_hour_messages = (
+        messages.groupBy(hour_index(F.col("timestamp")).alias("h"))
+        .agg(F.count(F.lit(1)).alias("messages"))
+        .select(hour_label(F.col("h")).alias("hour"), "messages")
     )
     per_hour_words = hour_words.groupBy("hour").agg(F.sum("count").cast("long").alias("words"))
     return (

@@ -193,9 +193,16 @@ def _count_and_write(
         return cached[-1]
 
     try:
-        parsed = keep(T.parse_records(read_lines(spark, files)))
+        parsed = keep(_slim(T.parse_records(read_lines(spark, files))))
         corrupt = _report_corrupt(parsed)
-        messages = keep(T.unique_messages(parsed))
+        # Copies are rare (a file committed twice): checking for them costs a shuffle of
+        # identities only, deduplicating a shuffle of every message's text.
+        duplicates = T.duplicate_identities(parsed).count()
+        if duplicates:
+            log.warning("%d messages archived more than once; each counted once", duplicates)
+            messages = keep(T.unique_messages(parsed))
+        else:
+            messages = T.valid_messages(parsed)
         coverage_rows = [r.asDict() for r in T.partition_coverage(messages).collect()]
 
         hour_words = keep(T.hour_word_counts(messages))
@@ -240,6 +247,16 @@ def _count_and_write(
     store.commit(run_id, summary)
     log.info("run %s committed: %s", run_id, totals)
     return summary
+
+
+def _slim(parsed: DataFrame) -> DataFrame:
+    """Keep a line and its file name only where the line is corrupt (for the report)."""
+    corrupt = F.col("corrupt")
+    return parsed.select(
+        *(c for c in parsed.columns if c not in ("file", "line")),
+        F.when(corrupt, F.col("file")).alias("file"),
+        F.when(corrupt, F.col("line")).alias("line"),
+    )
 
 
 def _report_corrupt(parsed: DataFrame) -> int:

@@ -56,7 +56,8 @@ def write_archive(
     """Write messages as committed data files under `root`; the paths written."""
     paths = []
     for rel, text in archive_files(messages, per_file).items():
-        client.write(f"{root}/{rel}", text, encoding="utf-8", overwrite=True)
+        # Bytes, not str + encoding: the hdfs client streams a str slowly.
+        client.write(f"{root}/{rel}", text.encode("utf-8"), overwrite=True)
         paths.append(f"{root}/{rel}")
     return paths
 

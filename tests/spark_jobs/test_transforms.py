@@ -83,9 +83,12 @@ def test_identity_is_gen_partition_offset(spark: SparkSession) -> None:
         Message(1, 0, 10, TS + 1, "two"),  # same partition and offset, next generation
         Message(0, 1, 10, TS + 2, "three"),  # same offset, other partition
     ]
-    unique = T.unique_messages(T.parse_records(message_lines(spark, messages)))
+    parsed = T.parse_records(message_lines(spark, messages))
+    unique = T.unique_messages(parsed)
     got = sorted((r["gen"], r["partition"], r["offset"], r["value"]) for r in unique.collect())
     assert got == [(0, 0, 10, "one"), (0, 1, 10, "three"), (1, 0, 10, "two")]
+    copies = [tuple(r) for r in T.duplicate_identities(parsed).collect()]
+    assert copies == [(0, 0, 10, 2)]
 
 
 def test_hours_are_utc_hours_of_the_kafka_timestamp(spark: SparkSession) -> None:
