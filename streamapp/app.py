@@ -52,6 +52,16 @@ app = faust.App(
     broker_session_timeout=settings.kafka_session_timeout_s,
     broker_rebalance_timeout=settings.kafka_session_timeout_s,
     broker_heartbeat_interval=max(settings.kafka_session_timeout_s / 6, 0.5),
+    # Do not wait for every in-flight event to be acked before a rebalance or shutdown:
+    # the archive acks only when an HDFS file is committed (up to ARCHIVE_ROTATE_SECONDS),
+    # which would stall the whole group. Unacked events are simply replayed, and both
+    # consumers of them are idempotent (live counts: offset marks; archive: markers).
+    stream_wait_empty=False,
+    # After a rebalance the dev broker reports a changelog highwater one below the offset
+    # faust persisted from its own writes, and faust refuses to recover the partition
+    # (ConsistencyError). Recovery still starts from the persisted offset; the check only
+    # guards against a recreated topic, which the app id in every topic name rules out.
+    recovery_consistency_check=False,
     # Modules that register agents, tables and views on `app` when the worker starts.
     # No `origin`: faust would add it to this list and import every module of the
     # package, including `streamapp.cli.__main__`, which runs the CLI on import.

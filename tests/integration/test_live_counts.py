@@ -87,3 +87,27 @@ def test_views_validate_parameters(worker_factory: Callable[..., LiveWorker]) ->
     metrics = worker.text("/metrics")
     assert "wordstream_live_messages_total" in metrics
     assert "faust_messages_received" in metrics  # faust's own sensors
+
+
+def test_two_workers_share_the_partitions_and_survive_one_stopping(
+    broker: Broker, worker_factory: Callable[..., LiveWorker]
+) -> None:
+    first = worker_factory()
+    second = worker_factory(topic=first.topic, app_id=first.app_id)
+    first.wait_ready()
+    # Both are members of one group: the source partitions are split between them.
+    assigned = first.get("/health")["assigned"] + second.get("/health")["assigned"]
+    assert sorted(assigned) == [0, 1, 2, 3]
+    now_ms = int(time.time() * 1000)
+    corpus = make_corpus(10_000, seed=2, now_ms=now_ms, big=1, invalid=10)
+    produce(broker.bootstrap, first.topic, corpus.values, corpus.timestamps_ms)
+    assert_views_match(first, corpus)
+    assert_views_match(second, corpus)
+
+    second.stop()
+    first.wait_ready()
+    more = make_corpus(2_000, seed=3, now_ms=now_ms, big=0, invalid=5)
+    produce(broker.bootstrap, first.topic, more.values, more.timestamps_ms)
+    corpus.extend(more)
+    assert_views_match(first, corpus)
+    assert first.get("/health")["assigned"] == [0, 1, 2, 3]
