@@ -36,6 +36,10 @@ def broker_credentials(s: Settings) -> Credentials | None:
 app = faust.App(
     settings.app_id,
     broker=f"kafka://{settings.kafka_bootstrap}",
+    # faust reads some settings straight from unprefixed environment variables, and
+    # its WEB_PORT would override WORKER_PORT with the report page's port. With a
+    # prefix, streamapp.config stays the only reader of wordstream's variables.
+    env_prefix="FAUST_",
     store="rocksdb://",
     datadir=settings.state_dir,
     web_host=settings.worker_host,
