@@ -163,6 +163,14 @@ def run(
     return summary
 
 
+@contextmanager
+def _phase(name: str) -> Iterator[None]:
+    """Log how long a phase of the run took (where a slow run spends its time)."""
+    started = time.monotonic()
+    yield
+    log.info("%s took %.1f s", name, time.monotonic() - started)
+
+
 def _count_and_write(
     spark: SparkSession,
     options: JobOptions,
@@ -193,28 +201,32 @@ def _count_and_write(
         return cached[-1]
 
     try:
-        parsed = keep(_slim(T.parse_records(read_lines(spark, files))))
-        corrupt = _report_corrupt(parsed)
-        # Copies are rare (a file committed twice): checking for them costs a shuffle of
-        # identities only, deduplicating a shuffle of every message's text.
-        duplicates = T.duplicate_identities(parsed).count()
-        if duplicates:
-            log.warning("%d messages archived more than once; each counted once", duplicates)
-            messages = keep(T.unique_messages(parsed))
-        else:
-            messages = T.valid_messages(parsed)
-        coverage_rows = [r.asDict() for r in T.partition_coverage(messages).collect()]
+        with _phase("reading and parsing the archive"):
+            parsed = keep(_slim(T.parse_records(read_lines(spark, files))))
+            corrupt = _report_corrupt(parsed)
+        with _phase("checking message identities"):
+            # Copies are rare (a file committed twice): checking for them shuffles the
+            # identities only; deduplicating shuffles every message's text.
+            duplicates = T.duplicate_identities(parsed).count()
+            if duplicates:
+                log.warning("%d messages archived more than once; counted once", duplicates)
+                messages = keep(T.unique_messages(parsed))
+            else:
+                messages = T.valid_messages(parsed)
+            coverage_rows = [r.asDict() for r in T.partition_coverage(messages).collect()]
 
-        hour_words = keep(T.hour_word_counts(messages))
         run_dir = store.run_dir(run_id)
-        hour_words.write.json(f"{run_dir}/hour_words")
-        counts = keep(T.word_counts(hour_words))
-        counts.write.json(f"{run_dir}/words")
-        word_totals = counts.agg(
-            F.count(F.lit(1)).alias("distinct"), F.sum("count").alias("words")
-        ).first()
-        top = [r.asDict() for r in T.top_words(counts, TOP_N).collect()]
-        hours = [r.asDict() for r in T.hour_totals(messages, hour_words).collect()]
+        with _phase("tokenizing and counting per hour"):
+            hour_words = keep(T.hour_word_counts(messages))
+            hour_words.write.json(f"{run_dir}/hour_words")
+        with _phase("counting per word"):
+            counts = keep(T.word_counts(hour_words))
+            counts.write.json(f"{run_dir}/words")
+            word_totals = counts.agg(
+                F.count(F.lit(1)).alias("distinct"), F.sum("count").alias("words")
+            ).first()
+            top = [r.asDict() for r in T.top_words(counts, TOP_N).collect()]
+            hours = [r.asDict() for r in T.hour_totals(messages, hour_words).collect()]
 
         rejected = 0
         if rejected_files:

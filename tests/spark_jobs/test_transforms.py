@@ -39,6 +39,12 @@ def test_lines_that_are_not_archive_records_are_corrupt(spark: SparkSession) -> 
         "value is a number": (f'{{{base}, "value": 5}}', good_file, True),
         "value is an object": (f'{{{base}, "value": {{"a": "b"}}}}', good_file, True),
         "value is null": (f'{{{base}, "value": null}}', good_file, True),
+        "value is a boolean": (f'{{{base}, "value": false}}', good_file, True),
+        "value is an array": (f'{{{base}, "value": ["a"]}}', good_file, True),
+        "value is a negative float": (f'{{{base}, "value": -1.5e3}}', good_file, True),
+        "value text looks like a number": (f'{{{base}, "value": "5"}}', good_file, False),
+        "value text is true": (f'{{{base}, "value": "true"}}', good_file, False),
+        "value text opens a brace": (f'{{{base}, "value": "{{a [b"}}', good_file, False),
         "value missing": (f"{{{base}}}", good_file, True),
         "partition is a string": (
             '{"partition": "0", "offset": 1, "timestamp": 5, "value": "a"}',
