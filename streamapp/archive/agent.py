@@ -100,6 +100,7 @@ class ArchiveSink:
         self.committers: dict[int, Committer] = {}
         self.retiring: dict[int, Committer] = {}
         self.pending_bytes = 0  # sealed, not yet committed
+        self.revoked_at = 0.0  # monotonic time the last rebalance started
         self.room = asyncio.Event()
         self.outage = Outage()
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive-hdfs")
@@ -130,7 +131,7 @@ class ArchiveSink:
         current = app.consumer_generation_id
         for event in events:
             msg = event.message
-            if msg.generation_id is not None and msg.generation_id != current:
+            if self._stale(msg, current):
                 continue  # fetched before a rebalance; the new assignment redelivers it
             entry = self.logs.get(msg.partition)
             if entry is None or entry[0] != msg.generation_id:
@@ -205,6 +206,16 @@ class ArchiveSink:
         for batch in step.sealed:
             self.committers[plog.partition].put(batch)
 
+    def _stale(self, msg: Any, generation_id: int) -> bool:
+        """True for a message taken in before the last rebalance started.
+
+        Group generation ids tell most of them apart, but a restarted dev broker starts
+        counting generations again; faust's monitor also stamps each message's arrival.
+        """
+        if msg.generation_id is not None and msg.generation_id != generation_id:
+            return True
+        return msg.time_in is not None and msg.time_in < self.revoked_at
+
     def _highwater(self, msg: Any) -> int | None:
         try:
             hw = app.consumer.highwater(msg.tp)
@@ -240,6 +251,8 @@ class RebalanceSensor(Sensor):
 
     def on_rebalance_start(self, app: AppT) -> dict[str, Any]:
         state: dict[str, Any] = super().on_rebalance_start(app)
+        # A float store is atomic: the agent sees it before the loop runs revoke_all.
+        self.sink.revoked_at = time.monotonic()
         if self.sink_loop is not None:
             self.sink_loop.call_soon_threadsafe(self.sink.revoke_all)
         return state

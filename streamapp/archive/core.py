@@ -360,12 +360,14 @@ class Step(Generic[T]):
 class PartitionLog(Generic[T]):
     """One partition's archive state machine: dedup, regression detection, rotation.
 
-    `committed` is what recovery found in HDFS. An offset at or below the committed
-    last offset is either a replay (the Kafka commit lags the archive; skip it) or a
-    regression (the topic was recreated; archive it in a new generation). The two are
-    told apart by the broker's high watermark and by comparing the message at the last
-    committed offset with the fingerprint the marker kept of it. Messages waiting for
-    that verdict are held, unacked.
+    An offset at or below the last one taken (or, at start, the last committed one)
+    is either a replay or a regression. Replays happen after a restart (the Kafka
+    commit lags the archive) and within a session (faust seeks back to the committed
+    offset when its flow is stopped). A regression means the log itself was replaced
+    (topic recreated, memory-only broker restarted): those are new messages, archived
+    in a new generation. The two are told apart by the broker's high watermark and by
+    comparing the message at the last offset taken with the fingerprint kept of it;
+    messages waiting for that verdict are held.
     """
 
     def __init__(self, topic: str, partition: int, committed: Committed, policy: RotationPolicy):
@@ -373,9 +375,9 @@ class PartitionLog(Generic[T]):
         self.partition = partition
         self.policy = policy
         self.gen = committed.gen
-        self.committed_last = committed.last
-        self.committed_fingerprint = committed.fingerprint
-        self.last_accepted: int | None = None  # newest offset batched in this session
+        self.durable_last = committed.last  # archived before this session
+        self.last = committed.last  # newest offset taken (archived or batched)
+        self.last_fingerprint = committed.fingerprint
         self.verifying: list[tuple[Record, T]] = []
         self.open: Batch[T] | None = None
 
@@ -386,41 +388,34 @@ class PartitionLog(Generic[T]):
         return opened + sum(len(r.line) for r, _ in self.verifying)
 
     def offer(self, record: Record, token: T, now: float, highwater: int | None) -> Step[T]:
-        """Take one record (offsets ascending unless the log regressed)."""
+        """Take one record (offsets ascending, except after a seek or a regression)."""
         step: Step[T] = Step()
-        last = self.committed_last
+        last = self.last
         if self.verifying:
             assert last is not None
             if record.offset < last:
                 self.verifying.append((record, token))
-            elif record.offset == last and record.fingerprint != self.committed_fingerprint:
+            elif record.offset == last and record.fingerprint != self.last_fingerprint:
                 held, self.verifying = [*self.verifying, (record, token)], []
                 self._regress(step, held, now)
             elif record.offset == last:
-                step.acks.extend(t for _, t in self.verifying)
-                step.acks.append(token)
-                self.verifying = []
+                self._release(step, [*self.verifying, (record, token)])
             else:
-                # The log skipped the last committed offset (compaction): a replay.
-                step.acks.extend(t for _, t in self.verifying)
-                self.verifying = []
+                # The log skipped the last offset taken (compaction): a replay.
+                self._release(step, self.verifying)
                 self._accept(step, record, token, now)
             return step
-        if self.last_accepted is not None and record.offset <= self.last_accepted:
-            # Offsets went back within a session: the log itself was replaced.
-            self._regress(step, [(record, token)], now)
-        elif last is not None and record.offset <= last:
-            if highwater is not None and highwater <= last:
-                self._regress(step, [(record, token)], now)
-            elif record.offset == last:
-                if record.fingerprint == self.committed_fingerprint:
-                    step.acks.append(token)
-                else:
-                    self._regress(step, [(record, token)], now)
-            else:
-                self.verifying.append((record, token))
-        else:
+        if last is None or record.offset > last:
             self._accept(step, record, token, now)
+        elif highwater is not None and highwater <= last:
+            self._regress(step, [(record, token)], now)
+        elif record.offset == last:
+            if record.fingerprint == self.last_fingerprint:
+                self._release(step, [(record, token)])
+            else:
+                self._regress(step, [(record, token)], now)
+        else:
+            self.verifying.append((record, token))
         return step
 
     def tick(self, now: float) -> Batch[T] | None:
@@ -432,19 +427,23 @@ class PartitionLog(Generic[T]):
     def seal(self) -> Batch[T] | None:
         """Close the open batch for commit (None if nothing is open)."""
         batch, self.open = self.open, None
-        if batch is not None:
-            self.committed_last = batch.last
-            self.committed_fingerprint = batch.records[-1].fingerprint
         return batch
+
+    def _release(self, step: Step[T], replayed: list[tuple[Record, T]]) -> None:
+        self.verifying = []
+        # Replays of messages archived before this session are acked so the Kafka
+        # offset moves on; replays of messages taken in this session are dropped:
+        # their first delivery is acked once its file is committed.
+        last = self.durable_last
+        step.acks.extend(t for r, t in replayed if last is not None and r.offset <= last)
 
     def _regress(self, step: Step[T], held: list[tuple[Record, T]], now: float) -> None:
         sealed = self.seal()
         if sealed is not None:
             step.sealed.append(sealed)
         self.gen += 1
-        self.committed_last = None
-        self.committed_fingerprint = None
-        self.last_accepted = None
+        self.durable_last = self.last = self.last_fingerprint = None
+        self.verifying = []
         for record, token in held:
             self._accept(step, record, token, now)
 
@@ -456,7 +455,8 @@ class PartitionLog(Generic[T]):
         if self.open is None:
             self.open = Batch(self.topic, self.partition, self.gen, record.date, now)
         self.open.add(record, token)
-        self.last_accepted = record.offset
+        self.last = record.offset
+        self.last_fingerprint = record.fingerprint
         p = self.policy
         if len(self.open.records) >= p.max_records or self.open.nbytes >= p.max_bytes:
             sealed = self.seal()

@@ -127,8 +127,37 @@ def test_log_that_skips_the_last_committed_offset_is_a_replay() -> None:
     assert plog.open is not None and plog.open.tokens == [7]
 
 
-def test_offsets_going_back_within_a_session_seal_the_old_generation_first() -> None:
+def test_log_replaced_within_a_session_seals_the_old_generation_first() -> None:
     plog: PartitionLog[int] = PartitionLog("t", 0, NEW, BIG)
-    _, sealed = feed(plog, [rec(o) for o in range(5)] + [rec(0, T0 + 9, b"new"), rec(1, T0 + 9)])
+    feed(plog, [rec(o) for o in range(5)], highwater=5)
+    _, sealed = feed(plog, [rec(0, T0 + 9, b"new"), rec(1, T0 + 9)], highwater=2)
     assert [(b.gen, b.first, b.last) for b in sealed] == [(0, 0, 4)]
     assert plog.gen == 1 and plog.open is not None and plog.open.tokens == [0, 1]
+
+
+def test_seek_back_within_a_session_is_a_replay_whose_copies_are_dropped() -> None:
+    # faust seeks back to the committed offset when its flow stops, without a rebalance.
+    plog: PartitionLog[int] = PartitionLog("t", 0, NEW, BIG)
+    old = [rec(o) for o in range(8)]
+    feed(plog, old[:6], highwater=8)
+    acks, sealed = feed(plog, old[2:8], highwater=8)
+    assert acks == [] and sealed == [] and plog.gen == 0
+    assert plog.open is not None and plog.open.tokens == list(range(8))
+
+
+def test_seek_back_over_messages_archived_before_the_session_acks_those_only() -> None:
+    old = [rec(o) for o in range(10)]
+    plog = resumed(3, old)
+    feed(plog, old[4:7], highwater=10)
+    acks, _ = feed(plog, old[1:8], highwater=10)
+    assert acks == [1, 2, 3] and plog.gen == 0
+    assert plog.open is not None and plog.open.tokens == [4, 5, 6, 7]
+
+
+def test_different_message_after_a_seek_back_within_a_session_is_a_regression() -> None:
+    plog: PartitionLog[int] = PartitionLog("t", 0, NEW, BIG)
+    feed(plog, [rec(o) for o in range(5)], highwater=5)
+    new = [rec(o, T0 + 9, b"new") for o in range(6)]
+    acks, sealed = feed(plog, new, highwater=50)
+    assert acks == [] and [(b.gen, b.last) for b in sealed] == [(0, 4)]
+    assert plog.gen == 1 and plog.open is not None and plog.open.tokens == list(range(6))

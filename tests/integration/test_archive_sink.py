@@ -177,7 +177,7 @@ def test_broker_restart_keeps_both_generations(
     create_topic(private.bootstrap, topic, 4)
     w = worker_factory(topic=topic, env={**SINK_ENV, "KAFKA_BOOTSTRAP": private.bootstrap})
     before = produce(private.bootstrap, topic, make_values(8_000))
-    old = wait_archived(webhdfs.url, len(before), timeout=90)
+    old = wait_archived(webhdfs.url, len(before), timeout=150)
     assert_exactly_once(old, before)
 
     port = private.port
@@ -186,7 +186,7 @@ def test_broker_restart_keeps_both_generations(
     create_topic(restarted.bootstrap, topic, 4)
     after = produce(restarted.bootstrap, topic, make_values(3_000, start=8_000))
 
-    seen = wait_archived(webhdfs.url, len(before) + len(after), timeout=120)
+    seen = wait_archived(webhdfs.url, len(before) + len(after), timeout=180)
     # Nothing archived before the restart was lost or overwritten...
     assert all(seen[k] == 1 for k in old), "generation 0 changed"
     # ...and the new messages are all there, once, in a newer generation.
