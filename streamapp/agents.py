@@ -1,9 +1,10 @@
 """Live counting agents and tables: thin faust edges around `streamapp.counting`.
 
-`count_batches` reads `data_stream` in batches, pre-aggregates each source partition's
-batch and sends one update per distinct word (keyed and partitioned by the word) plus
-one totals update to the internal update topic; `apply_updates` folds those updates
-into the tables with the idempotent rule. See docs/live.md.
+`count_batches` reads `data_stream` in batches, pre-aggregates each batch into one
+update per distinct word plus one totals update, and sends them to the internal update
+topic, one record per table partition (a word's update goes to the partition that owns
+the word); `apply_updates` folds them into the tables with the idempotent rule.
+See docs/live.md.
 """
 
 from __future__ import annotations
@@ -36,13 +37,12 @@ totals_table = app.Table("live-totals", partitions=PARTITIONS, key_type=str)
 
 MESSAGES = Counter("wordstream_live_messages", "Valid source messages counted (incl. replays)")
 REJECTED = Counter("wordstream_live_rejected", "Non-UTF-8 messages sent to the dead-letter topic")
-UPDATES_SENT = Counter("wordstream_live_updates_sent", "Pre-aggregated updates sent")
-ENTRIES_APPLIED = Counter("wordstream_live_entries_applied", "Update entries added to tables")
+UPDATES_SENT = Counter("wordstream_live_updates_sent", "Pre-aggregated word/totals updates sent")
+ENTRIES_APPLIED = Counter("wordstream_live_entries_applied", "Word occurrences added to tables")
 ENTRIES_SKIPPED = Counter(
-    "wordstream_live_entries_skipped", "Update entries skipped as replays (idempotency)"
+    "wordstream_live_entries_skipped", "Word occurrences skipped as replays (idempotency)"
 )
 
-_TOTALS_KEY = counting.TOTALS_KEY.encode()
 _TOTALS_PARTITION = counting.partition_for(counting.TOTALS_KEY, PARTITIONS)
 
 
@@ -68,13 +68,13 @@ async def _send_batch(records: dict[int, list[counting.Record]]) -> None:
                 "source_offset": str(record.offset).encode(),
             },
         )
-    for update in batch.word_updates:
-        await _send_update(
-            update.word.encode(),
-            counting.encode_update(update),
-            counting.partition_for(update.word, PARTITIONS),
-        )
-    await _send_update(_TOTALS_KEY, counting.encode_update(batch.totals), _TOTALS_PARTITION)
+    # One record per table partition: each word's update still lands in the partition
+    # that owns the word, and faust's per-record cost is paid 4 times, not per word.
+    grouped = counting.split_by_partition(batch, PARTITIONS)
+    for partition in sorted({*grouped, _TOTALS_PARTITION}):
+        totals = batch.totals if partition == _TOTALS_PARTITION else None
+        payload = counting.encode_partition(grouped.get(partition, []), totals)
+        await _send_update(str(partition).encode(), payload, partition)
     UPDATES_SENT.inc(len(batch.word_updates) + 1)
     REJECTED.inc(len(batch.rejected))
     MESSAGES.inc(sum(map(len, records.values())) - len(batch.rejected))
@@ -97,19 +97,19 @@ async def count_batches(stream: StreamT[bytes]) -> None:
 
 
 def _apply(event: EventT) -> None:
-    key = event.key
-    assert isinstance(key, bytes)  # the update topic's keys are raw bytes
-    parts = counting.decode_parts(event.value)
+    """Fold one partition record into the rows (the event's partition owns every key in it)."""
+    assert isinstance(event.value, bytes)  # the update topic's values are raw bytes
+    by_word, totals = counting.decode_partition(event.value)
     retention = settings.live_hours_retention
-    if key == _TOTALS_KEY:
-        row = totals_table.get(counting.TOTALS_KEY)
-        row, added, skipped = counting.apply_totals(row, parts, IDEMPOTENT, retention)
-        totals_table[counting.TOTALS_KEY] = row
-    else:
-        word = key.decode()
-        row = word_table.get(word)
-        row, added, skipped = counting.apply_word(row, parts, IDEMPOTENT, retention)
+    added = skipped = 0
+    for word, parts in by_word.items():
+        row, a, s = counting.apply_word(word_table.get(word), parts, IDEMPOTENT, retention)
         word_table[word] = row
+        added, skipped = added + a, skipped + s
+    if totals is not None:
+        old = totals_table.get(counting.TOTALS_KEY)
+        totals_row, _, _ = counting.apply_totals(old, totals, IDEMPOTENT, retention)
+        totals_table[counting.TOTALS_KEY] = totals_row
     ENTRIES_APPLIED.inc(added)
     ENTRIES_SKIPPED.inc(skipped)
 

@@ -1,11 +1,13 @@
 """The live layer's pure core: batch pre-aggregation and the idempotent apply rule.
 
 No faust here. The agents in `streamapp.agents` feed batches of source records to
-`aggregate`, send the resulting updates (one per distinct word, one for the totals),
-and the updates' consumer folds them into table rows with `apply_word`/`apply_totals`.
+`aggregate` (one update per distinct word, one for the totals), pack the updates of
+each table partition into one record, and the records' consumer folds them into table
+rows with `apply_word`/`apply_totals`.
 
-Idempotency (docs/live.md): an update lists the source *offsets* it counts, one entry
-per word occurrence (words) or per message (totals), in ascending order. A row keeps,
+Idempotency (docs/live.md): an update lists the source *offsets* it counts, with a
+count per offset (a word's occurrences in that message; for the totals, the message's
+word count), in ascending order. A row keeps,
 per source partition, the highest offset it has applied (its high-water mark); applying
 an update counts only its entries above that mark. Because every sender recounts the
 same offsets identically, a replay -- however the replayed batches are cut -- only
@@ -18,6 +20,7 @@ import bisect
 import heapq
 import json
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,9 +49,11 @@ class Record:
 class Entries:
     """What one batch holds of one source partition, for one key: ascending offsets."""
 
-    offsets: list[int] = field(default_factory=list)  # one per occurrence (or message)
-    hours: list[str] = field(default_factory=list)  # the hour of each entry
-    words: list[int] = field(default_factory=list)  # totals only: words, or REJECTED
+    offsets: list[int] = field(default_factory=list)  # distinct source offsets
+    hours: list[str] = field(default_factory=list)  # the hour of each offset's message
+    # Per offset: the word's occurrences in that message; for the totals, the message's
+    # word count, or REJECTED.
+    counts: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -108,12 +113,12 @@ def aggregate(batch: Mapping[int, Iterable[Record]]) -> Batch:
             seen.offsets.append(record.offset)
             seen.hours.append(hour)
             if text is None:
-                seen.words.append(REJECTED)
+                seen.counts.append(REJECTED)
                 rejected.append((partition, record))
                 continue
             found = words(text)
-            seen.words.append(len(found))
-            for word in found:
+            seen.counts.append(len(found))
+            for word, count in Counter(found).items():
                 update = by_word.get(word)
                 if update is None:
                     update = by_word[word] = WordUpdate(word)
@@ -122,6 +127,7 @@ def aggregate(batch: Mapping[int, Iterable[Record]]) -> Batch:
                     entries = update.parts[partition] = Entries()
                 entries.offsets.append(record.offset)
                 entries.hours.append(hour)
+                entries.counts.append(count)
     return Batch(list(by_word.values()), totals, rejected)
 
 
@@ -130,7 +136,7 @@ def partition_for(key: str, partitions: int) -> int:
     return zlib.crc32(key.encode("utf-8")) % partitions
 
 
-# --- wire format of updates (JSON, compact: offsets delta-encoded, hours indexed) -----
+# --- wire format (JSON, compact: offsets delta-encoded, hours indexed, counts of 1 implied)
 
 
 def _pack(entries: Entries) -> dict[str, Any]:
@@ -143,8 +149,8 @@ def _pack(entries: Entries) -> dict[str, Any]:
     if len(distinct) > 1:
         index = {h: i for i, h in enumerate(distinct)}
         packed["i"] = [index[h] for h in entries.hours]
-    if entries.words:
-        packed["w"] = entries.words
+    if any(c != 1 for c in entries.counts):
+        packed["c"] = entries.counts
     return packed
 
 
@@ -152,18 +158,41 @@ def _unpack(packed: dict[str, Any]) -> Entries:
     offsets = list(accumulate(packed["o"]))
     distinct = packed["h"]
     hours = [distinct[i] for i in packed["i"]] if "i" in packed else distinct * len(offsets)
-    return Entries(offsets, hours, packed.get("w", []))
+    return Entries(offsets, hours, packed.get("c") or [1] * len(offsets))
 
 
-def encode_update(update: WordUpdate | TotalsUpdate) -> bytes:
-    """Serialise an update's entries (the record key says which word, or the totals)."""
-    packed = {str(p): _pack(e) for p, e in update.parts.items() if e.offsets}
-    return json.dumps(packed, separators=(",", ":")).encode()
+def _pack_parts(parts: Mapping[int, Entries]) -> dict[str, Any]:
+    return {str(p): _pack(e) for p, e in parts.items() if e.offsets}
 
 
-def decode_parts(payload: bytes) -> dict[int, Entries]:
-    """Inverse of `encode_update`: entries per source partition."""
-    return {int(p): _unpack(packed) for p, packed in json.loads(payload).items()}
+def _unpack_parts(packed: dict[str, Any]) -> dict[int, Entries]:
+    return {int(p): _unpack(e) for p, e in packed.items()}
+
+
+def encode_partition(words: Iterable[WordUpdate], totals: TotalsUpdate | None) -> bytes:
+    """One record for one table partition: its words' updates (and the totals, if it owns them)."""
+    packed: dict[str, Any] = {"w": {u.word: _pack_parts(u.parts) for u in words}}
+    if totals is not None:
+        packed["t"] = _pack_parts(totals.parts)
+    return json.dumps(packed, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def decode_partition(
+    payload: bytes,
+) -> tuple[dict[str, dict[int, Entries]], dict[int, Entries] | None]:
+    """Inverse of `encode_partition`: entries per source partition, per word and totals."""
+    packed = json.loads(payload)
+    by_word = {word: _unpack_parts(parts) for word, parts in packed["w"].items()}
+    totals = _unpack_parts(packed["t"]) if "t" in packed else None
+    return by_word, totals
+
+
+def split_by_partition(batch: Batch, partitions: int) -> dict[int, list[WordUpdate]]:
+    """The batch's word updates grouped by the table partition that owns each word."""
+    grouped: dict[int, list[WordUpdate]] = {}
+    for update in batch.word_updates:
+        grouped.setdefault(partition_for(update.word, partitions), []).append(update)
+    return grouped
 
 
 # --- the idempotent apply rule --------------------------------------------------------
@@ -197,7 +226,7 @@ def apply_word(
     idempotent: bool,
     retention_hours: int,
 ) -> tuple[dict[str, Any], int, int]:
-    """Fold a word's entries into its row; return the row, entries added and skipped.
+    """Fold a word's entries into its row; return the row, occurrences added and skipped.
 
     A row is `{"n": all-time count, "h": {hour: count}, "s": {source partition: mark}}`.
     """
@@ -206,10 +235,10 @@ def apply_word(
     added = skipped = 0
     for partition, entries in parts.items():
         start = _new_entries(row, partition, entries.offsets, idempotent)
-        skipped += start
-        for hour in entries.hours[start:]:
-            per_hour[hour] = per_hour.get(hour, 0) + 1
-        added += len(entries.offsets) - start
+        skipped += sum(entries.counts[:start])
+        for hour, count in zip(entries.hours[start:], entries.counts[start:], strict=True):
+            per_hour[hour] = per_hour.get(hour, 0) + count
+            added += count
     row["n"] += added
     _prune_hours(per_hour, retention_hours)
     return row, added, skipped
@@ -234,7 +263,7 @@ def apply_totals(
         start = _new_entries(row, partition, entries.offsets, idempotent)
         skipped += start
         added += len(entries.offsets) - start
-        for n_words, hour in zip(entries.words[start:], entries.hours[start:], strict=True):
+        for n_words, hour in zip(entries.counts[start:], entries.hours[start:], strict=True):
             if n_words == REJECTED:
                 totals[2] += 1
                 continue

@@ -53,14 +53,17 @@ def _local_partitions() -> list[int]:
 
 
 def _local_summary(n: int) -> dict[str, Any]:
-    """What this worker holds: totals/hours (if it owns that row) and its local top `n`."""
+    """What this worker holds: totals/hours (if it owns that row) and its local top `n`.
+
+    `n` = 0 skips the top, which reads every word row this worker owns.
+    """
     if not _ready():
         return {"ready": False, "partitions": []}
     totals: list[int] | None = None
     hours: dict[str, list[int]] = {}
     for _, row in totals_table.items():
         totals, hours = row["n"], row["h"]
-    top = counting.top_n(((w, row["n"]) for w, row in word_table.items()), n)
+    top = counting.top_n(((w, row["n"]) for w, row in word_table.items()), n) if n else []
     return {
         "ready": True,
         "partitions": _local_partitions(),
@@ -110,14 +113,14 @@ async def _gather(path: str, local: dict[str, Any]) -> list[dict[str, Any]]:
     return answers
 
 
-def _parse_n(query: Mapping[str, str]) -> int:
+def _parse_n(query: Mapping[str, str], low: int = 1) -> int:
     raw = query.get("n", "10")
     try:
         n = int(raw)
     except ValueError:
         raise ViewError(400, f"n={raw!r} is not a whole number") from None
-    if not 1 <= n <= TOP_MAX:
-        raise ViewError(400, f"n={n} is out of range: use 1 <= n <= {TOP_MAX}")
+    if not low <= n <= TOP_MAX:
+        raise ViewError(400, f"n={n} is out of range: use {low} <= n <= {TOP_MAX}")
     return n
 
 
@@ -129,7 +132,7 @@ def _error(view: web.View, exc: ViewError) -> web.Response:
 async def local_summary(self: web.View, request: web.Request) -> web.Response:
     """Internal: this worker's share (used by the public views of every worker)."""
     try:
-        return self.json(_local_summary(_parse_n(request.query)))
+        return self.json(_local_summary(_parse_n(request.query, low=0)))
     except ViewError as exc:
         return _error(self, exc)
 
@@ -148,7 +151,7 @@ async def _summaries(n: int) -> list[dict[str, Any]]:
 async def totals(self: web.View, request: web.Request) -> web.Response:
     """`{"messages", "words", "rejected"}` over every partition."""
     try:
-        answers = await _summaries(1)
+        answers = await _summaries(0)
     except ViewError as exc:
         return _error(self, exc)
     messages = n_words = rejected = 0
@@ -190,7 +193,7 @@ async def word_count(self: web.View, request: web.Request, word: str) -> web.Res
 async def hours(self: web.View, request: web.Request) -> web.Response:
     """Per-hour messages and words, ascending, for every hour the tables still hold."""
     try:
-        answers = await _summaries(1)
+        answers = await _summaries(0)
     except ViewError as exc:
         return _error(self, exc)
     return self.json({"hours": counting.merge_hours(a["hours"] for a in answers)})

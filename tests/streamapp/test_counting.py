@@ -18,14 +18,17 @@ T0 = 1_764_000_000_000  # 2025-11-24T16:00:00Z
 
 
 def apply_batch(rows: dict[str, Any], batch: counting.Batch, idempotent: bool = True) -> None:
-    """What the update consumer does, on plain dicts: word rows and the totals row."""
-    for update in batch.word_updates:
-        parts = counting.decode_parts(counting.encode_update(update))
-        rows[update.word], _, _ = counting.apply_word(
-            rows.get(update.word), parts, idempotent, 10_000
-        )
-    parts = counting.decode_parts(counting.encode_update(batch.totals))
-    rows[""], _, _ = counting.apply_totals(rows.get(""), parts, idempotent, 10_000)
+    """What the agents do, on plain dicts (word rows, "" the totals row), over the wire."""
+    grouped = counting.split_by_partition(batch, 4)
+    for partition in range(4):
+        totals = batch.totals if partition == 0 else None
+        payload = counting.encode_partition(grouped.get(partition, []), totals)
+        by_word, totals_parts = counting.decode_partition(payload)
+        for word, parts in by_word.items():
+            assert counting.partition_for(word, 4) == partition
+            rows[word], _, _ = counting.apply_word(rows.get(word), parts, idempotent, 10_000)
+        if totals_parts is not None:
+            rows[""], _, _ = counting.apply_totals(rows.get(""), totals_parts, idempotent, 10_000)
 
 
 def word_counts(rows: dict[str, Any]) -> dict[str, int]:
@@ -40,11 +43,12 @@ def test_aggregate_sends_one_update_per_distinct_word() -> None:
     batch = counting.aggregate(records)
     by_word = {u.word: u for u in batch.word_updates}
     assert sorted(by_word) == sorted({"été", "et", "مرحبا"})
-    assert by_word["été"].parts[0].offsets == [5, 5, 5]
+    assert by_word["été"].parts[0].offsets == [5]
+    assert by_word["été"].parts[0].counts == [3]  # three occurrences in message 5
     assert by_word["été"].parts[1].offsets == [2]
     assert by_word["été"].parts[1].hours == [counting.hour_of(T0 + HOUR)]
-    assert batch.totals.parts[0].words == [4, 0]  # the empty message counts, with 0 words
-    assert batch.totals.parts[1].words == [2, counting.REJECTED]
+    assert batch.totals.parts[0].counts == [4, 0]  # the empty message counts, with 0 words
+    assert batch.totals.parts[1].counts == [2, counting.REJECTED]
     assert batch.rejected == [(1, records[1][1])]
 
 
@@ -70,15 +74,23 @@ def test_hour_of_is_the_utc_hour_start() -> None:
     assert counting.hour_of(T0 + 59 * 60_000) == "2025-11-24T16:00:00Z"
 
 
-def test_wire_format_round_trips_several_hours() -> None:
+def test_wire_format_round_trips_several_hours_and_counts() -> None:
     update = counting.WordUpdate(
         "x",
         {
-            3: counting.Entries([7, 7, 10, 400], ["2025-01-01T01:00:00Z", "b", "a", "b"]),
-            0: counting.Entries([1], ["a"]),
+            3: counting.Entries(
+                [7, 9, 10, 400], ["2025-01-01T01:00:00Z", "b", "a", "b"], [1, 5, 1, 2]
+            ),
+            0: counting.Entries([1], ["a"], [1]),
         },
     )
-    assert counting.decode_parts(counting.encode_update(update)) == update.parts
+    totals = counting.TotalsUpdate(
+        {2: counting.Entries([4, 5], ["a", "a"], [0, counting.REJECTED])}
+    )
+    by_word, totals_parts = counting.decode_partition(counting.encode_partition([update], totals))
+    assert by_word == {"x": update.parts}
+    assert totals_parts == totals.parts
+    assert counting.decode_partition(counting.encode_partition([], None)) == ({}, None)
 
 
 def test_replayed_batch_is_a_no_op_and_new_entries_count_once() -> None:
@@ -123,7 +135,8 @@ def test_totals_count_rejected_apart_and_per_hour() -> None:
 
 
 def test_per_hour_counts_expire_after_the_retention() -> None:
-    parts = {0: counting.Entries([0, 1, 2], [counting.hour_of(T0 + h * HOUR) for h in (0, 1, 5)])}
+    hours = [counting.hour_of(T0 + h * HOUR) for h in (0, 1, 5)]
+    parts = {0: counting.Entries([0, 1, 2], hours, [1, 1, 1])}
     row, added, _ = counting.apply_word(None, parts, True, retention_hours=4)
     assert added == 3 and row["n"] == 3  # the all-time count keeps everything
     assert sorted(row["h"]) == [counting.hour_of(T0 + HOUR), counting.hour_of(T0 + 5 * HOUR)]
