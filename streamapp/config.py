@@ -125,7 +125,7 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for f in fields(cls):
-            var = _ENV_NAMES.get(f.name, f.name.upper())
+            var = env_names()[f.name]
             if var not in env:
                 continue
             raw = env[var]
@@ -170,6 +170,11 @@ class Settings:
         for name in ("archive_root", "rejected_root", "report_root"):
             if not getattr(self, name).startswith("/"):
                 raise ConfigError(f"{name.upper()} must be an absolute HDFS path")
+
+
+def env_names() -> dict[str, str]:
+    """Each setting's field name and the environment variable it is read from."""
+    return {f.name: _ENV_NAMES.get(f.name, f.name.upper()) for f in fields(Settings)}
 
 
 def kafka_client_config(settings: Settings) -> dict[str, str]:
