@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,3 +145,47 @@ def require_topic(metadata: Any, topic: str, bootstrap: str) -> int:
             f"create it with: wordstream topics create --topic {topic}"
         )
     return count
+
+
+def end_offsets(conf: dict[str, Any], topic: str, timeout: float = 10.0) -> dict[int, int]:
+    """Each partition's end offset, read from fetch responses.
+
+    The dev broker (tansu) answers ListOffsets(latest) with the base offset of the last
+    record *batch* plus one, so `get_watermark_offsets` can be hundreds of records
+    short. Fetch responses carry the right high watermark: start reading at the
+    reported end minus one and take the end from the partition-EOF events.
+    """
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    consumer = Consumer(
+        {**conf, "group.id": "wordstream-end-offsets", "enable.partition.eof": True, "log_level": 0}
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=5).topics[topic].partitions
+        reported = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
+            for p in partitions
+        }
+        ends = {p: high for p, (low, high) in reported.items() if high <= low}
+        consumer.assign(
+            [
+                TopicPartition(topic, p, high - 1)
+                for p, (_, high) in reported.items()
+                if p not in ends
+            ]
+        )
+        deadline = time.monotonic() + timeout
+        while len(ends) < len(partitions):
+            if time.monotonic() > deadline:
+                raise WordstreamError(
+                    f"could not read the end offsets of {topic} within {timeout:.0f} s"
+                )
+            msg = consumer.poll(0.5)
+            error = msg.error() if msg is not None else None
+            if msg is not None and error is not None and error.code() == KafkaError._PARTITION_EOF:
+                partition, offset = msg.partition(), msg.offset()
+                if partition is not None and offset is not None:
+                    ends[partition] = offset
+        return ends
+    finally:
+        consumer.close()

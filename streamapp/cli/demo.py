@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 
 import requests
 
-from streamapp.cli.common import add_kafka_options, kafka_target, positive_float, positive_int
+from streamapp.cli.common import (
+    add_kafka_options,
+    end_offsets,
+    kafka_target,
+    positive_float,
+    positive_int,
+)
 from streamapp.config import Settings, kafka_client_config
 from streamapp.demo import demo_messages
 from streamapp.errors import WordstreamError
@@ -81,48 +87,6 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float) -> T:
 
 
 # --- I/O edges ------------------------------------------------------------------------
-
-
-def _end_offsets(conf: dict[str, str], topic: str, timeout: float = 10.0) -> dict[int, int]:
-    """Each partition's end offset, read from fetch responses.
-
-    The dev broker (tansu) answers ListOffsets(latest) with the base offset of the last
-    record *batch* plus one, so `get_watermark_offsets` can be hundreds of records
-    short. Fetch responses carry the right high watermark: start reading at the
-    reported end minus one and take the end from the partition-EOF events.
-    """
-    from confluent_kafka import Consumer, KafkaError, TopicPartition
-
-    consumer = Consumer(
-        {**conf, "group.id": "wordstream-demo", "enable.partition.eof": True, "log_level": 0}
-    )
-    try:
-        partitions = consumer.list_topics(topic, timeout=5).topics[topic].partitions
-        reported = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
-            for p in partitions
-        }
-        ends = {p: high for p, (low, high) in reported.items() if high <= low}
-        consumer.assign(
-            [
-                TopicPartition(topic, p, high - 1)
-                for p, (_, high) in reported.items()
-                if p not in ends
-            ]
-        )
-        deadline = time.monotonic() + timeout
-        while len(ends) < len(partitions):
-            if time.monotonic() > deadline:
-                raise DemoError(f"could not read the end offsets of {topic} within {timeout:.0f} s")
-            msg = consumer.poll(0.5)
-            error = msg.error() if msg is not None else None
-            if msg is not None and error is not None and error.code() == KafkaError._PARTITION_EOF:
-                partition, offset = msg.partition(), msg.offset()
-                if partition is not None and offset is not None:
-                    ends[partition] = offset
-        return ends
-    finally:
-        consumer.close()
 
 
 def _produce(conf: dict[str, str], topic: str, messages: list[tuple[bytes, int]]) -> None:
@@ -205,14 +169,14 @@ def run(args: argparse.Namespace) -> int:
 
     client = _hdfs(settings)
     marker_path = _marker_path(settings, target.topic)
-    ends = _end_offsets(conf, target.topic)
+    ends = end_offsets(conf, target.topic)
     if already_produced(_read_marker(client, marker_path), ends) and not args.again:
         print("demo: the broker already holds the demo corpus; not producing it again")
     else:
         messages = demo_messages(int(time.time() * 1000), rounds=args.rounds)
         print(f"demo: producing {len(messages)} messages to {target.topic}")
         _produce(conf, target.topic, messages)
-        ends = _end_offsets(conf, target.topic)
+        ends = end_offsets(conf, target.topic)
         client.write(marker_path, data=json.dumps({"end_offsets": ends}), overwrite=True)
     expected = sum(ends.values())
 

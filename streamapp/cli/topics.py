@@ -10,6 +10,7 @@ from streamapp.cli.common import (
     BROKER_TIMEOUT_S,
     KafkaTarget,
     add_kafka_options,
+    end_offsets,
     fetch_metadata,
     kafka_target,
     partition_count,
@@ -111,19 +112,23 @@ def describe(args: argparse.Namespace) -> int:
     # Offsets need a consumer; it never joins a group, the id only satisfies librdkafka.
     consumer = Consumer(target.client_config(**{"group.id": "wordstream-describe"}))
     try:
-        rows = []
+        lows = {}
         for p in metadata.topics[target.topic].partitions.values():
             try:
-                low, high = consumer.get_watermark_offsets(
+                lows[p.id], _ = consumer.get_watermark_offsets(
                     TopicPartition(target.topic, p.id), timeout=BROKER_TIMEOUT_S
                 )
             except KafkaException as exc:
                 raise WordstreamError(
                     f"could not read the offsets of {target.topic} [{p.id}]: {exc.args[0].str()}"
                 ) from None
-            rows.append(PartitionRow(p.id, p.leader, list(p.replicas), low, high))
     finally:
         consumer.close()
+    highs = end_offsets(target.client_config(), target.topic)
+    rows = [
+        PartitionRow(p.id, p.leader, list(p.replicas), lows[p.id], highs[p.id])
+        for p in metadata.topics[target.topic].partitions.values()
+    ]
     print("\n".join(describe_lines(target.topic, rows)))
     return 0
 
