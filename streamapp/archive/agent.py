@@ -144,7 +144,10 @@ class ArchiveSink:
                 msg.partition, msg.offset, round(msg.timestamp * 1000), msg.key, msg.value
             )
             gen = plog.gen
-            self._apply(plog, plog.offer(record, event, time.monotonic(), self._highwater(msg)))
+            # The high watermark is evidence only for offsets at or below the last taken.
+            backwards = plog.last is not None and msg.offset <= plog.last
+            highwater = self._highwater(msg) if backwards else None
+            self._apply(plog, plog.offer(record, event, time.monotonic(), highwater))
             if plog.gen != gen:
                 log.warning(
                     "archive: partition %d offsets went back (offset %d; topic recreated or "
