@@ -139,6 +139,8 @@ def spark_run(port: int, root: str) -> float:
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"spark job failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    phases = [line.split(": ", 1)[-1] for line in done.stderr.splitlines() if " took " in line]
+    print(f"  {root}: " + "; ".join(phases), flush=True)
     return elapsed
 
 
