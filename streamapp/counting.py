@@ -141,15 +141,17 @@ def partition_for(key: str, partitions: int) -> int:
 
 def _pack(entries: Entries) -> dict[str, Any]:
     offsets = entries.offsets
-    distinct = sorted(set(entries.hours))
+    hours = entries.hours
+    # Most entries of a batch fall in one hour: check that before building an index.
+    distinct = [hours[0]] if hours.count(hours[0]) == len(hours) else sorted(set(hours))
     packed: dict[str, Any] = {
-        "o": [offsets[0], *(b - a for a, b in pairwise(offsets))],
+        "o": [offsets[0], *(b - a for a, b in pairwise(offsets))] if len(offsets) > 1 else offsets,
         "h": distinct,
     }
     if len(distinct) > 1:
         index = {h: i for i, h in enumerate(distinct)}
         packed["i"] = [index[h] for h in entries.hours]
-    if any(c != 1 for c in entries.counts):
+    if entries.counts.count(1) != len(entries.counts):
         packed["c"] = entries.counts
     return packed
 
@@ -210,12 +212,17 @@ def _new_entries(row: dict[str, Any], partition: int, offsets: list[int], idem: 
     return start
 
 
+@lru_cache(maxsize=1024)
+def _cutoff(newest: str, retention_hours: int) -> str:
+    newest_start = datetime.strptime(newest, "%Y-%m-%dT%H:00:00Z")
+    return (newest_start - timedelta(hours=retention_hours)).strftime("%Y-%m-%dT%H:00:00Z")
+
+
 def _prune_hours(hours: dict[str, Any], retention_hours: int) -> None:
     """Drop hours older than `retention_hours` before the newest hour held (event time)."""
-    if not hours:
+    if len(hours) < 2:
         return
-    newest = datetime.strptime(max(hours), "%Y-%m-%dT%H:00:00Z")
-    cutoff = (newest - timedelta(hours=retention_hours)).strftime("%Y-%m-%dT%H:00:00Z")
+    cutoff = _cutoff(max(hours), retention_hours)
     for hour in [h for h in hours if h < cutoff]:
         del hours[hour]
 
