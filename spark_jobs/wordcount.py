@@ -313,9 +313,15 @@ def _is_spark_failure(exc: Exception) -> bool:
 
 def configure_logging() -> None:
     """Log lines with time and level on stderr; hush pyspark's pandas-3 warning."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # Our own handler on the package logger: under spark-submit the root logger may
+    # already be configured (at WARNING), which would make basicConfig a no-op.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package_log = logging.getLogger("spark_jobs")
+    if not package_log.handlers:
+        package_log.addHandler(handler)
+    package_log.setLevel(logging.INFO)
+    package_log.propagate = False
     # The job's one UDF is an Arrow UDF over plain strings; it does not touch pandas.
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
 
