@@ -139,7 +139,9 @@ def spark_run(port: int, root: str) -> float:
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"spark job failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    phases = [line.split(": ", 1)[-1] for line in done.stderr.splitlines() if " took " in line]
+    # spark-submit merges the Python driver's stderr (the job's log) into its stdout.
+    log = (done.stdout + done.stderr).splitlines()
+    phases = [line.rsplit(": ", 1)[-1] for line in log if "spark_jobs" in line and " took " in line]
     print(f"  {root}: " + "; ".join(phases), flush=True)
     return elapsed
 
