@@ -38,7 +38,7 @@ def drift(worker: LiveWorker, corpus: Corpus) -> int:
 # the pair within the test budget.
 @pytest.mark.parametrize(
     ("idempotent", "messages", "kills"),
-    [(True, 30_000, 3), (False, 10_000, 1)],
+    [(True, 20_000, 3), (False, 10_000, 1)],
     ids=["idempotent", "plain"],
 )
 def test_kill_9_during_a_run(
