@@ -8,6 +8,7 @@ Memory storage only: a restart empties the broker (topics, offsets, groups).
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import shutil
 import signal
@@ -57,6 +58,17 @@ def metadata_ready(bootstrap: str, timeout: float = 1.0) -> bool:
         return bool(client.list_topics(timeout=timeout).brokers)
     except Exception:  # KafkaException on timeout; any failure means "not ready yet"
         return False
+
+
+def _die_with_parent() -> None:
+    """In the broker's child process: have the kernel SIGTERM it when its launcher dies.
+
+    The broker runs in its own session, so a launcher killed before it could stop the
+    broker (SIGKILL, a test runner timing out) would otherwise leave it holding the port.
+    """
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def bootstrap_port(bootstrap: str) -> int:
@@ -111,6 +123,7 @@ class Broker:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, we stop it cleanly
+                preexec_fn=_die_with_parent,
             )
         finally:
             if not isinstance(out, int):  # our log file, not subprocess.DEVNULL
@@ -177,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
 
     def _stop(signum: int, frame: object) -> None:
+        # honcho and a test fixture may both send SIGTERM: the second must not cut
+        # short the first one's clean stop of the broker.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, _stop)
