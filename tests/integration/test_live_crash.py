@@ -5,15 +5,26 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import pytest
+from hdfs.util import HdfsError
+from pyspark.sql import SparkSession
 
 from devstack.broker import Broker
+from devstack.webhdfs import WebHdfsServer
+from spark_jobs.options import JobOptions
+from spark_jobs.wordcount import run
+from tests.fixtures.webhdfs import read_all_lines
 from tests.fixtures.worker import LiveWorker, produce
 from tests.integration.live_corpus import Corpus, make_corpus
 from tests.integration.test_live_counts import assert_views_match, wait_for_catch_up
+from web import create_app
 
 pytestmark = pytest.mark.integration
+
+ARCHIVE, REJECTED, REPORTS = "/data/data_stream", "/data/data_stream_rejected", "/reports/ws"
+ARCHIVE_TIMEOUT_S = 120
 
 
 def crash_and_recover(worker: LiveWorker, rng: random.Random, kills: int) -> None:
@@ -34,26 +45,73 @@ def drift(worker: LiveWorker, corpus: Corpus) -> int:
     )
 
 
+def assert_batch_and_report_match(
+    spark: SparkSession, webhdfs: WebHdfsServer, worker: LiveWorker, corpus: Corpus
+) -> None:
+    """After the crashes, the archive, a batch run over it and the report all agree."""
+    deadline = time.monotonic() + ARCHIVE_TIMEOUT_S
+    while (
+        len(_lines(webhdfs.url, ARCHIVE)) < corpus.messages
+        or len(_lines(webhdfs.url, REJECTED)) < corpus.rejected
+    ):
+        assert time.monotonic() < deadline, "the archive did not catch up"
+        time.sleep(0.5)
+    base = "webhdfs://" + urlsplit(webhdfs.url).netloc
+    summary = run(
+        spark,
+        JobOptions(archive=base + ARCHIVE, rejected=base + REJECTED, report_root=base + REPORTS),
+    )
+    assert summary["totals"]["messages"] == corpus.messages
+    assert summary["totals"]["rejected"] == corpus.rejected
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "WORKER_URLS": worker.url,
+            "HDFS_URL": webhdfs.url,
+            "REPORT_ROOT": REPORTS,
+        }
+    )
+    client = app.test_client()
+    verdict = client.get("/api/summary").get_json()["verdict"]
+    assert verdict["state"] == "match", verdict
+    hours = client.get("/api/hours").get_json()["hours"]
+    assert any(h["status"] == "match" for h in hours), hours
+
+
+def _lines(url: str, path: str) -> list[str]:
+    try:
+        return read_all_lines(url, path)
+    except HdfsError:  # the root does not exist until the first file is committed
+        return []
+
+
 # The plain run only has to show that a replay drifts: one kill on a smaller run keeps
 # the pair within the test budget.
 @pytest.mark.parametrize(
     ("idempotent", "messages", "kills"),
-    [(True, 20_000, 3), (False, 10_000, 1)],
+    [(True, 20_000, 5), (False, 10_000, 1)],
     ids=["idempotent", "plain"],
 )
 def test_kill_9_during_a_run(
     broker: Broker,
+    webhdfs: WebHdfsServer,
+    spark: SparkSession,
     worker_factory: Callable[..., LiveWorker],
     idempotent: bool,
     messages: int,
     kills: int,
 ) -> None:
-    worker = worker_factory(env={"LIVE_IDEMPOTENT": "1" if idempotent else "0"})
+    # Archive files commit within a second, so the batch can follow right after.
+    worker = worker_factory(
+        env={"LIVE_IDEMPOTENT": "1" if idempotent else "0", "ARCHIVE_ROTATE_SECONDS": "1"}
+    )
     corpus = make_corpus(messages, seed=9, now_ms=int(time.time() * 1000), big=0, invalid=20)
     produce(broker.bootstrap, worker.topic, corpus.values, corpus.timestamps_ms)
     crash_and_recover(worker, random.Random(9), kills)
     if idempotent:
         assert_views_match(worker, corpus)
+        assert_batch_and_report_match(spark, webhdfs, worker, corpus)
     else:
         # Without the marks, the events replayed after each kill are counted again.
         assert drift(worker, corpus) > 0
