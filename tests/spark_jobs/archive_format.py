@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+
+from streamapp.archive.core import DataFile, encode_record, utc_date
+from streamapp.archive.core import data_file_path as core_data_file_path
 
 
 @dataclass(frozen=True)
@@ -22,33 +22,26 @@ class Message:
 
 
 def record_line(m: Message) -> str:
-    """One JSON line; a bytes value is written as `value_b64` (the rejected layout)."""
-    record: dict[str, object] = {
-        "partition": m.partition,
-        "offset": m.offset,
-        "timestamp": m.timestamp,
-        "key": m.key,
-    }
-    if isinstance(m.value, bytes):
-        record["value_b64"] = base64.b64encode(m.value).decode("ascii")
-    else:
-        record["value"] = m.value
-    return json.dumps(record, ensure_ascii=False)
+    """One JSON line, encoded by the archive sink itself (a bytes value goes to `value_b64`)."""
+    value = m.value.encode("utf-8") if isinstance(m.value, str) else m.value
+    key = None if m.key is None else m.key.encode("utf-8")
+    line = encode_record(m.partition, m.offset, m.timestamp, key, value).line
+    return line.decode("utf-8").removesuffix("\n")
 
 
 def data_file_path(
     gen: int, partition: int, first: int, last: int, timestamp: int, topic: str = "data_stream"
 ) -> str:
-    """The committed file's path relative to the root: gen=G/date=D/topic+p+first+last.jsonl."""
-    day = datetime.fromtimestamp(timestamp / 1000, UTC).strftime("%Y-%m-%d")
-    return f"gen={gen}/date={day}/{topic}+{partition}+{first:020d}+{last:020d}.jsonl"
+    """The committed file's path relative to the root, named by the archive sink's own rule."""
+    f = DataFile(gen, utc_date(timestamp), topic, partition, first, last)
+    return core_data_file_path("", f).lstrip("/")
 
 
 def archive_files(messages: Iterable[Message], per_file: int = 50) -> dict[str, str]:
     """Group messages into data files like the sink does: one gen/partition/date per file."""
     groups: dict[tuple[int, int, str], list[Message]] = {}
     for m in messages:
-        day = datetime.fromtimestamp(m.timestamp / 1000, UTC).strftime("%Y-%m-%d")
+        day = utc_date(m.timestamp)
         groups.setdefault((m.gen, m.partition, day), []).append(m)
     files: dict[str, str] = {}
     for group in groups.values():
