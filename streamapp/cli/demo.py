@@ -24,7 +24,7 @@ from streamapp.cli.common import (
     positive_float,
     positive_int,
 )
-from streamapp.config import Settings, kafka_client_config
+from streamapp.config import Settings
 from streamapp.demo import demo_messages
 from streamapp.errors import WordstreamError
 
@@ -52,19 +52,6 @@ def already_produced(marker: Mapping[str, Any] | None, end_offsets: Mapping[int,
     return bool(recorded) and all(end_offsets.get(p, 0) >= o for p, o in recorded.items())
 
 
-def archived_through(files: list[tuple[int, int, int]]) -> dict[int, int]:
-    """Per partition, the last offset archived in the newest generation.
-
-    `files` holds `(gen, partition, last_offset)` of every committed archive file.
-    """
-    newest: dict[int, tuple[int, int]] = {}
-    for gen, partition, last in files:
-        best = newest.get(partition)
-        if best is None or (gen, last) > best:
-            newest[partition] = (gen, last)
-    return {p: last for p, (_, last) in newest.items()}
-
-
 def archive_complete(archived: Mapping[int, int], end_offsets: Mapping[int, int]) -> bool:
     """True if every non-empty partition is archived up to its last offset."""
     return all(archived.get(p, -1) >= end - 1 for p, end in end_offsets.items() if end > 0)
@@ -89,10 +76,10 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float) -> T:
 # --- I/O edges ------------------------------------------------------------------------
 
 
-def _produce(conf: dict[str, str], topic: str, messages: list[tuple[bytes, int]]) -> None:
+def _produce(conf: dict[str, Any], topic: str, messages: list[tuple[bytes, int]]) -> None:
     from confluent_kafka import Producer
 
-    producer = Producer({**conf, "linger.ms": 20, "log_level": 0})
+    producer = Producer({**conf, "linger.ms": 20})
     failures: list[str] = []
 
     def report(err: Any, _msg: Any) -> None:
@@ -114,12 +101,12 @@ def _hdfs(settings: Settings) -> Any:
     return InsecureClient(settings.hdfs_url, user=settings.hdfs_user_name, timeout=10)
 
 
-def _marker_path(settings: Settings, topic: str) -> str:
+def _demo_record_path(settings: Settings, topic: str) -> str:
     # Under REPORT_ROOT with a leading "_", which every reader of that tree skips.
     return f"{settings.report_root}/_demo/{topic}.json"
 
 
-def _read_marker(client: Any, path: str) -> dict[str, Any] | None:
+def _read_json(client: Any, path: str) -> dict[str, Any] | None:
     from hdfs.util import HdfsError
 
     try:
@@ -130,17 +117,34 @@ def _read_marker(client: Any, path: str) -> dict[str, Any] | None:
         return None
 
 
-def _archived(client: Any, settings: Settings, topic: str) -> dict[int, int]:
-    from streamapp.archive.store import committed_files
+def _archived(client: Any, settings: Settings, topic: str, partitions: list[int]) -> dict[int, int]:
+    """Per partition, the last offset the archive has committed, read from its marker.
 
-    files = []
-    for root in (settings.archive_root, settings.rejected_root):
-        if client.status(root, strict=False) is None:
-            continue
-        for _path, f in committed_files(client, root):
-            if f.topic == topic:
-                files.append((f.gen, f.partition, f.last))
-    return archived_through(files)
+    Two small reads per partition, whatever the archive's size: the same settling rule
+    the sink applies on start (`plan_recovery`), without its roll-forward writes.
+    """
+    from hdfs.util import HdfsError
+
+    from streamapp.archive.core import choose_marker, marker_paths, plan_recovery
+
+    def read(path: str) -> bytes | None:
+        try:
+            with client.read(path) as reader:
+                data: bytes = reader.read()
+                return data
+        except HdfsError:
+            return None
+
+    archived = {}
+    for partition in partitions:
+        paths = marker_paths(settings.archive_root, topic, partition)
+        marker = choose_marker([read(path) for path in paths])
+        renames = marker.pending.renames if marker and marker.pending else ()
+        finals = {final: client.status(final, strict=False) is not None for _, final in renames}
+        committed = plan_recovery(marker, finals, {}).committed
+        if committed.last is not None:
+            archived[partition] = committed.last
+    return archived
 
 
 def _worker_total(settings: Settings) -> int:
@@ -158,38 +162,40 @@ def _worker_total(settings: Settings) -> int:
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     target = kafka_target(args)
-    conf = kafka_client_config(settings) | {"bootstrap.servers": target.bootstrap}
+    conf = target.client_config()
     from streamapp.cli import main as cli_main
 
-    step = "creating the topic"
-    print(f"demo: {step}")
+    print("demo: creating the topic")
     code = cli_main(["topics", "create", "--bootstrap", target.bootstrap, "--topic", target.topic])
     if code != 0:
         return code
 
     client = _hdfs(settings)
-    marker_path = _marker_path(settings, target.topic)
+    record_path = _demo_record_path(settings, target.topic)
     ends = end_offsets(conf, target.topic)
-    if already_produced(_read_marker(client, marker_path), ends) and not args.again:
+    if not args.again and already_produced(_read_json(client, record_path), ends):
         print("demo: the broker already holds the demo corpus; not producing it again")
     else:
         messages = demo_messages(int(time.time() * 1000), rounds=args.rounds)
         print(f"demo: producing {len(messages)} messages to {target.topic}")
         _produce(conf, target.topic, messages)
         ends = end_offsets(conf, target.topic)
-        client.write(marker_path, data=json.dumps({"end_offsets": ends}), overwrite=True)
+        client.write(record_path, data=json.dumps({"end_offsets": ends}), overwrite=True)
     expected = sum(ends.values())
 
     print(f"demo: waiting for the worker to count {expected} messages")
     wait_for(
         "the worker's live counts",
-        lambda: True if _worker_total(settings) >= expected else None,
+        lambda: _worker_total(settings) >= expected or None,
         args.timeout,
     )
     print("demo: waiting for the archive to hold every message")
+    partitions = list(ends)
     wait_for(
         "the HDFS archive",
-        lambda: True if archive_complete(_archived(client, settings, target.topic), ends) else None,
+        lambda: (
+            archive_complete(_archived(client, settings, target.topic, partitions), ends) or None
+        ),
         args.timeout,
     )
 
@@ -199,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
         return code
 
     web = args.web_url or f"http://localhost:{settings.web_port}"
-    latest = _read_marker(client, f"{settings.report_root}/latest") or {}
+    latest = _read_json(client, f"{settings.report_root}/latest") or {}
 
     def summary() -> dict[str, Any] | None:
         reply = requests.get(f"{web}/api/summary", timeout=5)

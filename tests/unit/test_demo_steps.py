@@ -1,4 +1,4 @@
-from streamapp.cli.demo import already_produced, archive_complete, archived_through
+from streamapp.cli.demo import already_produced, archive_complete
 
 
 def test_not_produced_without_a_marker() -> None:
@@ -13,11 +13,6 @@ def test_produced_while_the_broker_still_holds_the_offsets() -> None:
 def test_broker_restart_means_produce_again() -> None:
     # A memory-only broker restarts at offset 0: the recorded offsets are gone.
     assert not already_produced({"end_offsets": {"0": 10}}, {0: 3})
-
-
-def test_archived_through_takes_the_newest_generation() -> None:
-    files = [(0, 0, 99), (1, 0, 4), (0, 1, 50), (0, 1, 20)]
-    assert archived_through(files) == {0: 4, 1: 50}
 
 
 def test_archive_complete_ignores_empty_partitions() -> None:
