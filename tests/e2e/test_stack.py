@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from hdfs.util import HdfsError
 
 from devstack.ports import free_port
 from streamapp.demo import demo_messages
@@ -100,14 +99,6 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         yield s
     finally:
         _stop_group(proc)
-
-
-def _archived_lines(url: str) -> list[str]:
-    """The archive's committed lines, none while the archive root does not exist yet."""
-    try:
-        return read_all_lines(url, "/data/data_stream")
-    except HdfsError:
-        return []
 
 
 def _stop_group(proc: subprocess.Popen[bytes]) -> None:
@@ -199,7 +190,7 @@ def test_the_labs_own_scripts_work_unchanged_against_the_stack(stack: Stack) -> 
 
     # The worker archives the ten messages; then the lab's Spark script counts them.
     deadline = time.monotonic() + 120
-    while len(_archived_lines(stack.env["HDFS_URL"])) < 10:
+    while len(read_all_lines(stack.env["HDFS_URL"], "/data/data_stream", missing_ok=True)) < 10:
         assert time.monotonic() < deadline, stack.tail_log()
         time.sleep(1)
     counted = subprocess.run(
