@@ -9,13 +9,18 @@ See docs/live.md.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from typing import Any, cast
 
+from faust import Stream
 from faust.types import EventT, StreamT
+from mode.types.signals import BaseSignalT
 from prometheus_client import Counter
 
 from streamapp import counting
 from streamapp.app import app, settings, source_topic
+from streamapp.pending import WriteBehind
 
 PARTITIONS = settings.live_partitions
 IDEMPOTENT = bool(settings.live_idempotent)
@@ -37,13 +42,19 @@ totals_table = app.Table("live-totals", partitions=PARTITIONS, key_type=str)
 
 MESSAGES = Counter("wordstream_live_messages", "Valid source messages counted (incl. replays)")
 REJECTED = Counter("wordstream_live_rejected", "Non-UTF-8 messages sent to the dead-letter topic")
-UPDATES_SENT = Counter("wordstream_live_updates_sent", "Pre-aggregated word/totals updates sent")
+UPDATES_SENT = Counter(
+    "wordstream_live_updates_sent", "Pre-aggregated updates sent (per word and source partition)"
+)
 ENTRIES_APPLIED = Counter("wordstream_live_entries_applied", "Word occurrences added to tables")
 ENTRIES_SKIPPED = Counter(
-    "wordstream_live_entries_skipped", "Word occurrences skipped as replays (idempotency)"
+    "wordstream_live_entries_skipped",
+    "Update entries (a word in a message) skipped as replays (idempotency)",
 )
 
-_TOTALS_PARTITION = counting.partition_for(counting.TOTALS_KEY, PARTITIONS)
+ROWS_WRITTEN = Counter("wordstream_live_rows_written", "Table rows written (write-behind flushes)")
+ROWS_DROPPED = Counter(
+    "wordstream_live_rows_dropped", "Unwritten rows dropped on rebalance (their updates replay)"
+)
 
 
 async def _send_update(key: bytes, value: bytes, partition: int) -> None:
@@ -70,12 +81,9 @@ async def _send_batch(records: dict[int, list[counting.Record]]) -> None:
         )
     # One record per table partition: each word's update still lands in the partition
     # that owns the word, and faust's per-record cost is paid 4 times, not per word.
-    grouped = counting.split_by_partition(batch, PARTITIONS)
-    for partition in sorted({*grouped, _TOTALS_PARTITION}):
-        totals = batch.totals if partition == _TOTALS_PARTITION else None
-        payload = counting.encode_partition(grouped.get(partition, []), totals)
+    for partition, payload in sorted(counting.encode_partitions(batch, PARTITIONS).items()):
         await _send_update(str(partition).encode(), payload, partition)
-    UPDATES_SENT.inc(len(batch.word_updates) + 1)
+    UPDATES_SENT.inc(sum(len(part.words) for part in batch.slices.values()) + 1)
     REJECTED.inc(len(batch.rejected))
     MESSAGES.inc(sum(map(len, records.values())) - len(batch.rejected))
 
@@ -96,26 +104,72 @@ async def count_batches(stream: StreamT[bytes]) -> None:
         await _send_batch(by_partition)
 
 
-def _apply(event: EventT) -> None:
-    """Fold one partition record into the rows (the event's partition owns every key in it)."""
+pending: WriteBehind[EventT] = WriteBehind(
+    settings.live_flush_interval_ms / 1000, settings.live_flush_rows
+)
+
+
+def _fold(event: EventT, now: float) -> None:
+    """Fold one partition record into that partition's unwritten rows (no table write).
+
+    The event's partition owns every key in the record, and is also the partition whose
+    RocksDB a `table.get` reads while the event is current.
+    """
     assert isinstance(event.value, bytes)  # the update topic's values are raw bytes
-    by_word, totals = counting.decode_partition(event.value)
+    update = counting.decode_partition(event.value)
+    held = pending.partition(event.message.partition, now)
+    rows = held.words
+    labels = update.labels
     retention = settings.live_hours_retention
     added = skipped = 0
-    for word, parts in by_word.items():
-        row, a, s = counting.apply_word(word_table.get(word), parts, IDEMPOTENT, retention)
-        word_table[word] = row
+    for word, spans in update.words.items():
+        row = rows.get(word)
+        if row is None:
+            row = word_table.get(word)
+        row, a, s = counting.apply_word(row, spans, labels, IDEMPOTENT, retention)
+        rows[word] = row
         added, skipped = added + a, skipped + s
-    if totals is not None:
-        old = totals_table.get(counting.TOTALS_KEY)
-        totals_row, _, _ = counting.apply_totals(old, totals, IDEMPOTENT, retention)
-        totals_table[counting.TOTALS_KEY] = totals_row
+    if update.totals is not None:
+        old = held.totals if held.totals is not None else totals_table.get(counting.TOTALS_KEY)
+        held.totals, _, _ = counting.apply_totals(old, update.totals, labels, IDEMPOTENT, retention)
+    held.events.append(event)
     ENTRIES_APPLIED.inc(added)
     ENTRIES_SKIPPED.inc(skipped)
 
 
+def _flush(partition: int) -> None:
+    """Write `partition`'s changed rows once each, then ack the events they came from.
+
+    Runs while an event of `partition` is current: faust writes a table key to the
+    changelog partition (and RocksDB) of the current event.
+    """
+    held = pending.take(partition)
+    if held is None:
+        return
+    for word, row in held.words.items():
+        word_table[word] = row
+    if held.totals is not None:
+        totals_table[counting.TOTALS_KEY] = held.totals
+    ROWS_WRITTEN.inc(len(held.words) + (held.totals is not None))
+    # faust flushes the producer (these changelog records) before it commits the acks.
+    for event in held.events:
+        event.ack()
+
+
 @app.agent(updates_topic)
 async def apply_updates(stream: StreamT[bytes]) -> None:
-    """Fold each update into its table row; replayed entries are skipped."""
-    async for event in stream.events():
-        _apply(event)
+    """Fold each update into its rows (replayed entries skipped); write rows behind."""
+    async for event in cast(Stream[bytes], stream).noack().events():
+        now = time.monotonic()
+        _fold(event, now)
+        if pending.due(event.message.partition, now):
+            _flush(event.message.partition)
+
+
+# mode types handlers with an unparameterised TypeVar that no function satisfies.
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]
+async def _forget_unwritten(
+    sender: Any, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
+) -> None:
+    """Partitions may move: drop unwritten rows; their unacked updates get replayed."""
+    ROWS_DROPPED.inc(pending.drop())

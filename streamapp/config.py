@@ -59,6 +59,8 @@ class Settings:
     live_batch_max: int = 5000  # LIVE_BATCH_MAX: messages the live agent counts per batch
     live_batch_within_ms: int = 200  # LIVE_BATCH_WITHIN_MS: longest wait to fill a batch
     live_idempotent: int = 1  # LIVE_IDEMPOTENT: 1 = replays are no-ops, 0 = plain counting
+    live_flush_interval_ms: int = 2000  # LIVE_FLUSH_INTERVAL_MS: write-behind age of a row
+    live_flush_rows: int = 50_000  # LIVE_FLUSH_ROWS: changed rows that force a write-behind
     live_hours_retention: int = 168  # LIVE_HOURS_RETENTION: hours of per-hour counts kept
     # LIVE_PARTITIONS: partitions of the live tables (and their update topic)
     live_partitions: int = 4
@@ -155,6 +157,11 @@ class Settings:
             "archive_rotate_seconds",
             "archive_max_pending_bytes",
             "archive_retry_max_seconds",
+            "live_batch_max",
+            "live_batch_within_ms",
+            "live_flush_interval_ms",
+            "live_flush_rows",
+            "live_partitions",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.upper()}={getattr(self, name)} must be at least 1")

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import json
 import zlib
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import accumulate, pairwise
 from typing import Any
+
+import orjson
 
 from streamapp.tokenize import words
 
@@ -57,26 +57,22 @@ class Entries:
 
 
 @dataclass
-class WordUpdate:
-    """Occurrences of one word in one batch, per source partition."""
+class Slice:
+    """What one batch holds of one source partition."""
 
-    word: str
-    parts: dict[int, Entries] = field(default_factory=dict)
-
-
-@dataclass
-class TotalsUpdate:
-    """One batch as seen by the totals: one entry per message, per source partition."""
-
-    parts: dict[int, Entries] = field(default_factory=dict)
+    # word -> the offsets of its occurrences, ascending; an offset repeats as often as
+    # the word does in that message. Plain lists: this is the per-occurrence hot path.
+    words: dict[str, list[int]] = field(default_factory=dict)
+    # One entry per message (for the totals): its word count, or REJECTED.
+    messages: Entries = field(default_factory=Entries)
+    hour_of: dict[int, str] = field(default_factory=dict)  # offset -> its message's hour
 
 
 @dataclass
 class Batch:
     """What a batch of source records turns into."""
 
-    word_updates: list[WordUpdate]
-    totals: TotalsUpdate
+    slices: dict[int, Slice]  # per source partition
     rejected: list[tuple[int, Record]]  # (source partition, record)
 
 
@@ -101,16 +97,18 @@ def decode(value: bytes | None) -> str | None:
 
 
 def aggregate(batch: Mapping[int, Iterable[Record]]) -> Batch:
-    """Pre-aggregate a batch (records per source partition) into one update per word."""
-    by_word: dict[str, WordUpdate] = {}
-    totals = TotalsUpdate()
+    """Pre-aggregate a batch (records per source partition): per partition, each word's
+    occurrences and each message's word count."""
+    slices: dict[int, Slice] = {}
     rejected: list[tuple[int, Record]] = []
     for partition, records in batch.items():
-        seen = totals.parts[partition] = Entries()
+        part = slices[partition] = Slice()
+        seen, by_word, hour_at = part.messages, part.words, part.hour_of
         for record in sorted(records, key=lambda r: r.offset):
+            offset = record.offset
             text = decode(record.value)
-            hour = hour_of(record.timestamp_ms)
-            seen.offsets.append(record.offset)
+            hour = hour_at[offset] = hour_of(record.timestamp_ms)
+            seen.offsets.append(offset)
             seen.hours.append(hour)
             if text is None:
                 seen.counts.append(REJECTED)
@@ -118,98 +116,190 @@ def aggregate(batch: Mapping[int, Iterable[Record]]) -> Batch:
                 continue
             found = words(text)
             seen.counts.append(len(found))
-            for word, count in Counter(found).items():
-                update = by_word.get(word)
-                if update is None:
-                    update = by_word[word] = WordUpdate(word)
-                entries = update.parts.get(partition)
-                if entries is None:
-                    entries = update.parts[partition] = Entries()
-                entries.offsets.append(record.offset)
-                entries.hours.append(hour)
-                entries.counts.append(count)
-    return Batch(list(by_word.values()), totals, rejected)
+            for word in found:
+                offsets = by_word.get(word)
+                if offsets is None:
+                    by_word[word] = [offset]
+                else:
+                    offsets.append(offset)
+    return Batch(slices, rejected)
 
 
+def word_entries(offsets: list[int], hour_at: Mapping[int, str]) -> Entries:
+    """A word's entries in one slice from its occurrence offsets (repeats are counts)."""
+    distinct: list[int] = []
+    counts: list[int] = []
+    for offset in offsets:
+        if distinct and distinct[-1] == offset:
+            counts[-1] += 1
+        else:
+            distinct.append(offset)
+            counts.append(1)
+    return Entries(distinct, [hour_at[o] for o in distinct], counts)
+
+
+@lru_cache(maxsize=1 << 16)
 def partition_for(key: str, partitions: int) -> int:
     """The table partition that owns `key` (stable across processes, unlike `hash`)."""
     return zlib.crc32(key.encode("utf-8")) % partitions
 
 
-# --- wire format (JSON, compact: offsets delta-encoded, hours indexed, counts of 1 implied)
+# --- wire format ------------------------------------------------------------------
+#
+# One JSON record per table partition: {"H": [hour labels], "w": {word: {source
+# partition: span}}, "t": {source partition: span}} (the totals only in the partition
+# that owns them). A span is [lo, hi, summary, detail]: the lowest and highest source
+# offset it counts, per hour [hour index, entries, count, rejected], and the per-offset
+# entries as a string "offset deltas|counts|hour indexes" (counts omitted when all 1,
+# hour indexes when all entries share the first hour). The receiver needs only the
+# summary unless a replay straddles a row's mark, so it decodes a few numbers per word
+# and batch rather than a number per occurrence.
+
+Summary = list[list[int]]  # [[hour index, entries, count, rejected], ...]
 
 
-def _pack(entries: Entries) -> dict[str, Any]:
-    offsets = entries.offsets
-    hours = entries.hours
-    # Most entries of a batch fall in one hour: check that before building an index.
-    distinct = [hours[0]] if hours.count(hours[0]) == len(hours) else sorted(set(hours))
-    packed: dict[str, Any] = {
-        "o": [offsets[0], *(b - a for a, b in pairwise(offsets))] if len(offsets) > 1 else offsets,
-        "h": distinct,
+# [lo, hi, summary, detail] as decoded; or, in a batch within one hour, a bare offset
+# for a key's one entry there with a count of 1 (most spans: a rare word).
+Span = list[Any] | int
+ONCE: Summary = [[0, 1, 1, 0]]  # the summary of a bare-offset span
+Spans = dict[str, Span]  # per source partition (as a string: a JSON object key)
+
+
+@dataclass
+class Update:
+    """A decoded update record: hour labels, spans per word, and the totals' spans."""
+
+    labels: list[str]  # the hours the summaries and details index
+    words: dict[str, Spans]
+    totals: Spans | None
+
+
+def span_entries(span: Span, labels: list[str]) -> Entries:
+    """A span's per-offset entries (parsed on demand: only a straddled mark needs them)."""
+    if isinstance(span, int):
+        return Entries([span], [labels[0]], [1])
+    deltas, counts, index = span[3].split("|")
+    offsets = list(accumulate(map(int, deltas.split(","))))
+    if index:
+        hours = [labels[int(i)] for i in index.split(",")]
+    else:
+        hours = [labels[span[2][0][0]]] * len(offsets)
+    n = len(offsets)
+    return Entries(offsets, hours, [int(c) for c in counts.split(",")] if counts else [1] * n)
+
+
+def summarize(entries: Entries, index: Mapping[str, int]) -> Summary:
+    """Per hour (by `index`): [hour index, entries, count of valid entries, rejected]."""
+    hours, counts = entries.hours, entries.counts
+    if hours.count(hours[0]) == len(hours):
+        rejected = counts.count(REJECTED)
+        return [[index[hours[0]], len(counts), sum(counts) + rejected, rejected]]
+    by_hour: dict[str, list[int]] = {}
+    for hour, count in zip(hours, counts, strict=True):
+        slot = by_hour.setdefault(hour, [index[hour], 0, 0, 0])
+        slot[1] += 1
+        if count == REJECTED:
+            slot[3] += 1
+        else:
+            slot[2] += count
+    return sorted(by_hour.values())
+
+
+def _pack_one_hour(offsets: list[int]) -> Span:
+    """`_pack` of a word's occurrence offsets when the whole batch falls in one hour."""
+    lo, hi = offsets[0], offsets[-1]
+    n = len(offsets)
+    if n == 1:  # most spans: a rare word, once in the batch; see `ONCE`
+        return lo
+    if len(set(offsets)) == n:  # no message repeats the word: every count is 1
+        deltas = [b - a for a, b in pairwise(offsets)]
+        return [lo, hi, [[0, n, n, 0]], f"{lo},{','.join(map(str, deltas))}||"]
+    # Repeats: the general form, with every entry in the one hour (label index 0).
+    return _pack(word_entries(offsets, dict.fromkeys(offsets, "")), {"": 0})
+
+
+def _pack(entries: Entries, index: dict[str, int]) -> list[Any]:
+    offsets, counts, hours = entries.offsets, entries.counts, entries.hours
+    summary = summarize(entries, index)
+    deltas = [offsets[0], *(b - a for a, b in pairwise(offsets))] if len(offsets) > 1 else offsets
+    detail = "|".join(
+        (
+            ",".join(map(str, deltas)),
+            "" if counts.count(1) == len(counts) else ",".join(map(str, counts)),
+            "" if len(summary) == 1 else ",".join(str(index[h]) for h in hours),
+        )
+    )
+    return [offsets[0], offsets[-1], summary, detail]
+
+
+def encode_partitions(batch: Batch, partitions: int) -> dict[int, bytes]:
+    """One record per table partition: the updates of the words it owns, and the totals
+    in the partition that owns `TOTALS_KEY` (which always gets a record)."""
+    labels = sorted({h for part in batch.slices.values() for h in part.messages.hours})
+    index = {h: i for i, h in enumerate(labels)}
+    one_hour = len(labels) == 1
+    by_table: dict[int, dict[str, dict[str, Any]]] = {}
+    for partition, part in batch.slices.items():
+        key = str(partition)
+        hour_at = part.hour_of
+        for word, offsets in part.words.items():
+            table = by_table.get(t := partition_for(word, partitions))
+            if table is None:
+                table = by_table[t] = {}
+            spans = table.get(word)
+            if spans is None:
+                spans = table[word] = {}
+            if one_hour:
+                spans[key] = _pack_one_hour(offsets)
+            else:
+                spans[key] = _pack(word_entries(offsets, hour_at), index)
+    totals = {
+        str(p): _pack(part.messages, index)
+        for p, part in batch.slices.items()
+        if part.messages.offsets
     }
-    if len(distinct) > 1:
-        index = {h: i for i, h in enumerate(distinct)}
-        packed["i"] = [index[h] for h in entries.hours]
-    if entries.counts.count(1) != len(entries.counts):
-        packed["c"] = entries.counts
-    return packed
+    totals_partition = partition_for(TOTALS_KEY, partitions)
+    out: dict[int, bytes] = {}
+    for table_partition in by_table.keys() | {totals_partition}:
+        packed: dict[str, Any] = {"H": labels, "w": by_table.get(table_partition, {})}
+        if table_partition == totals_partition:
+            packed["t"] = totals
+        out[table_partition] = orjson.dumps(packed)
+    return out
 
 
-def _unpack(packed: dict[str, Any]) -> Entries:
-    offsets = list(accumulate(packed["o"]))
-    distinct = packed["h"]
-    hours = [distinct[i] for i in packed["i"]] if "i" in packed else distinct * len(offsets)
-    return Entries(offsets, hours, packed.get("c") or [1] * len(offsets))
-
-
-def _pack_parts(parts: Mapping[int, Entries]) -> dict[str, Any]:
-    return {str(p): _pack(e) for p, e in parts.items() if e.offsets}
-
-
-def _unpack_parts(packed: dict[str, Any]) -> dict[int, Entries]:
-    return {int(p): _unpack(e) for p, e in packed.items()}
-
-
-def encode_partition(words: Iterable[WordUpdate], totals: TotalsUpdate | None) -> bytes:
-    """One record for one table partition: its words' updates (and the totals, if it owns them)."""
-    packed: dict[str, Any] = {"w": {u.word: _pack_parts(u.parts) for u in words}}
-    if totals is not None:
-        packed["t"] = _pack_parts(totals.parts)
-    return json.dumps(packed, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def decode_partition(
-    payload: bytes,
-) -> tuple[dict[str, dict[int, Entries]], dict[int, Entries] | None]:
-    """Inverse of `encode_partition`: entries per source partition, per word and totals."""
-    packed = json.loads(payload)
-    by_word = {word: _unpack_parts(parts) for word, parts in packed["w"].items()}
-    totals = _unpack_parts(packed["t"]) if "t" in packed else None
-    return by_word, totals
-
-
-def split_by_partition(batch: Batch, partitions: int) -> dict[int, list[WordUpdate]]:
-    """The batch's word updates grouped by the table partition that owns each word."""
-    grouped: dict[int, list[WordUpdate]] = {}
-    for update in batch.word_updates:
-        grouped.setdefault(partition_for(update.word, partitions), []).append(update)
-    return grouped
+def decode_partition(payload: bytes) -> Update:
+    """Inverse of `encode_partitions` for one record."""
+    packed = orjson.loads(payload)
+    return Update(packed["H"], packed["w"], packed.get("t"))
 
 
 # --- the idempotent apply rule --------------------------------------------------------
 
 
-def _new_entries(row: dict[str, Any], partition: int, offsets: list[int], idem: bool) -> int:
-    """Index of the first entry above the row's high-water mark for this source partition."""
+def _unseen(
+    row: dict[str, Any], key: str, span: Span, labels: list[str], idem: bool
+) -> tuple[Summary, int]:
+    """What of `span` is above the row's mark for source partition `key`: its summary,
+    and the number of entries skipped; then raise the mark to the span's last offset."""
+    if isinstance(span, int):
+        lo = hi = span
+        summary = ONCE
+    else:
+        lo, hi, summary, _ = span
     marks = row["s"]
-    key = str(partition)
-    start = 0
-    if idem and key in marks:
-        start = bisect.bisect_right(offsets, marks[key])
-    if offsets:
-        marks[key] = max(marks.get(key, -1), offsets[-1])
-    return start
+    mark = marks.get(key, -1)
+    if hi > mark:
+        marks[key] = hi
+    if not idem or lo > mark:
+        return summary, 0
+    if hi <= mark:
+        return [], sum(s[1] for s in summary)
+    # A replay cut differently from the first pass: only here are offsets needed.
+    entries = span_entries(span, labels)
+    start = bisect.bisect_right(entries.offsets, mark)
+    rest = Entries(entries.offsets[start:], entries.hours[start:], entries.counts[start:])
+    return summarize(rest, {label: i for i, label in enumerate(labels)}), start
 
 
 @lru_cache(maxsize=1024)
@@ -229,35 +319,44 @@ def _prune_hours(hours: dict[str, Any], retention_hours: int) -> None:
 
 def apply_word(
     row: dict[str, Any] | None,
-    parts: Mapping[int, Entries],
+    spans: Mapping[str, Span],
+    labels: list[str],
     idempotent: bool,
     retention_hours: int,
 ) -> tuple[dict[str, Any], int, int]:
-    """Fold a word's entries into its row; return the row, occurrences added and skipped.
+    """Fold a word's spans into its row; return the row, occurrences added and entries skipped.
 
     A row is `{"n": all-time count, "h": {hour: count}, "s": {source partition: mark}}`.
     """
     row = row if row is not None else {"n": 0, "h": {}, "s": {}}
     per_hour = row["h"]
     added = skipped = 0
-    for partition, entries in parts.items():
-        start = _new_entries(row, partition, entries.offsets, idempotent)
-        skipped += sum(entries.counts[:start])
-        for hour, count in zip(entries.hours[start:], entries.counts[start:], strict=True):
-            per_hour[hour] = per_hour.get(hour, 0) + count
+    new_hour = False
+    for key, span in spans.items():
+        summary, n_skipped = _unseen(row, key, span, labels, idempotent)
+        skipped += n_skipped
+        for hour_index, _, count, _ in summary:
+            hour = labels[hour_index]
+            if hour in per_hour:
+                per_hour[hour] += count
+            else:
+                per_hour[hour] = count
+                new_hour = True
             added += count
     row["n"] += added
-    _prune_hours(per_hour, retention_hours)
+    if new_hour:  # hours only age out when a newer one arrives
+        _prune_hours(per_hour, retention_hours)
     return row, added, skipped
 
 
 def apply_totals(
     row: dict[str, Any] | None,
-    parts: Mapping[int, Entries],
+    spans: Mapping[str, Span],
+    labels: list[str],
     idempotent: bool,
     retention_hours: int,
 ) -> tuple[dict[str, Any], int, int]:
-    """Fold a batch's message entries into the totals row; return it, entries added, skipped.
+    """Fold a batch's message spans into the totals row; return it, entries added, skipped.
 
     The row is `{"n": [messages, words, rejected], "h": {hour: [messages, words]},
     "s": {source partition: mark}}`; rejected messages count only as rejected.
@@ -266,20 +365,26 @@ def apply_totals(
     totals = row["n"]
     per_hour = row["h"]
     added = skipped = 0
-    for partition, entries in parts.items():
-        start = _new_entries(row, partition, entries.offsets, idempotent)
-        skipped += start
-        added += len(entries.offsets) - start
-        for n_words, hour in zip(entries.counts[start:], entries.hours[start:], strict=True):
-            if n_words == REJECTED:
-                totals[2] += 1
-                continue
-            totals[0] += 1
+    new_hour = False
+    for key, span in spans.items():
+        summary, n_skipped = _unseen(row, key, span, labels, idempotent)
+        skipped += n_skipped
+        for hour_index, entries, n_words, rejected in summary:
+            added += entries
+            totals[0] += entries - rejected
             totals[1] += n_words
-            slot = per_hour.setdefault(hour, [0, 0])
-            slot[0] += 1
+            totals[2] += rejected
+            if entries == rejected:
+                continue
+            hour = labels[hour_index]
+            slot = per_hour.get(hour)
+            if slot is None:
+                slot = per_hour[hour] = [0, 0]
+                new_hour = True
+            slot[0] += entries - rejected
             slot[1] += n_words
-    _prune_hours(per_hour, retention_hours)
+    if new_hour:
+        _prune_hours(per_hour, retention_hours)
     return row, added, skipped
 
 

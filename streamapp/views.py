@@ -10,16 +10,16 @@ partition has no owner yet, is a 503, never a silent 0.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import aiohttp
 from faust import web
-from faust.sensors.prometheus import setup_prometheus_sensors
 
 from streamapp import counting
-from streamapp.agents import PARTITIONS, totals_table, word_table
+from streamapp.agents import PARTITIONS, pending, totals_table, word_table
 from streamapp.app import app, source_topic
+from streamapp.metrics import setup_metrics
 from streamapp.tokenize import words
 
 TOP_MAX = 1000
@@ -27,7 +27,7 @@ GATHER_TIMEOUT_S = 5.0
 
 # faust's own metrics (events, commits, rebalances, table ops) and wordstream's
 # counters (defined in streamapp.agents) share prometheus_client's default registry.
-setup_prometheus_sensors(app, pattern="/metrics", name_prefix="faust")
+setup_metrics(app, "/metrics")
 
 
 class ViewError(Exception):
@@ -61,9 +61,13 @@ def _local_summary(n: int) -> dict[str, Any]:
         return {"ready": False, "partitions": []}
     totals: list[int] | None = None
     hours: dict[str, list[int]] = {}
-    for _, row in totals_table.items():
-        totals, hours = row["n"], row["h"]
-    top = counting.top_n(((w, row["n"]) for w, row in word_table.items()), n) if n else []
+    # Rows the write-behind holds are newer than the table's (see streamapp.pending).
+    totals_row = pending.totals()
+    if totals_row is None:
+        totals_row = next(iter(totals_table.values()), None)
+    if totals_row is not None:
+        totals, hours = totals_row["n"], totals_row["h"]
+    top = counting.top_n(_word_counts(), n) if n else []
     return {
         "ready": True,
         "partitions": _local_partitions(),
@@ -73,13 +77,23 @@ def _local_summary(n: int) -> dict[str, Any]:
     }
 
 
+def _word_counts() -> Iterator[tuple[str, int]]:
+    """(word, all-time count) of every word row this worker owns, unwritten rows first."""
+    unwritten = {word: row["n"] for word, row in pending.words()}
+    yield from unwritten.items()
+    for word, row in word_table.items():
+        if word not in unwritten:
+            yield word, row["n"]
+
+
 def _local_word(word: str) -> dict[str, Any]:
     if not _ready():
         return {"ready": False, "partitions": []}
     partitions = _local_partitions()
     count = 0
-    if counting.partition_for(word, PARTITIONS) in partitions:
-        row = word_table.get(word)
+    partition = counting.partition_for(word, PARTITIONS)
+    if partition in partitions:
+        row = pending.word(partition, word) or word_table.get(word)
         count = row["n"] if row else 0
     return {"ready": True, "partitions": partitions, "count": count}
 

@@ -19,44 +19,53 @@ T0 = 1_764_000_000_000  # 2025-11-24T16:00:00Z
 
 def apply_batch(rows: dict[str, Any], batch: counting.Batch, idempotent: bool = True) -> None:
     """What the agents do, on plain dicts (word rows, "" the totals row), over the wire."""
-    grouped = counting.split_by_partition(batch, 4)
-    for partition in range(4):
-        totals = batch.totals if partition == 0 else None
-        payload = counting.encode_partition(grouped.get(partition, []), totals)
-        by_word, totals_parts = counting.decode_partition(payload)
-        for word, parts in by_word.items():
+    for partition, payload in counting.encode_partitions(batch, 4).items():
+        update = counting.decode_partition(payload)
+        labels = update.labels
+        for word, spans in update.words.items():
             assert counting.partition_for(word, 4) == partition
-            rows[word], _, _ = counting.apply_word(rows.get(word), parts, idempotent, 10_000)
-        if totals_parts is not None:
-            rows[""], _, _ = counting.apply_totals(rows.get(""), totals_parts, idempotent, 10_000)
+            rows[word], _, _ = counting.apply_word(
+                rows.get(word), spans, labels, idempotent, 10_000
+            )
+        if update.totals is not None:
+            assert partition == counting.partition_for(counting.TOTALS_KEY, 4)
+            rows[""], _, _ = counting.apply_totals(
+                rows.get(""), update.totals, labels, idempotent, 10_000
+            )
 
 
 def word_counts(rows: dict[str, Any]) -> dict[str, int]:
     return {w: row["n"] for w, row in rows.items() if w and row["n"]}
 
 
-def test_aggregate_sends_one_update_per_distinct_word() -> None:
+def test_aggregate_keeps_each_words_occurrences_per_source_partition() -> None:
     records = {
         0: [Record(5, T0, "Été, ÉTÉ et e\u0301te\u0301 !".encode()), Record(6, T0, b"")],
         1: [Record(2, T0 + HOUR, "été 😀 مرحبا".encode()), Record(3, T0, b"\xff\xfe")],
     }
     batch = counting.aggregate(records)
-    by_word = {u.word: u for u in batch.word_updates}
-    assert sorted(by_word) == sorted({"été", "et", "مرحبا"})
-    assert by_word["été"].parts[0].offsets == [5]
-    assert by_word["été"].parts[0].counts == [3]  # three occurrences in message 5
-    assert by_word["été"].parts[1].offsets == [2]
-    assert by_word["été"].parts[1].hours == [counting.hour_of(T0 + HOUR)]
-    assert batch.totals.parts[0].counts == [4, 0]  # the empty message counts, with 0 words
-    assert batch.totals.parts[1].counts == [2, counting.REJECTED]
+    assert sorted(batch.slices[0].words) == ["et", "été"]
+    assert batch.slices[0].words["été"] == [5, 5, 5]  # three occurrences in message 5
+    assert batch.slices[1].words == {"été": [2], "مرحبا": [2]}
+    assert batch.slices[1].hour_of[2] == counting.hour_of(T0 + HOUR)
+    assert batch.slices[0].messages.counts == [4, 0]  # the empty message counts, with 0 words
+    assert batch.slices[1].messages.counts == [2, counting.REJECTED]
     assert batch.rejected == [(1, records[1][1])]
 
 
 def test_aggregate_sorts_each_partition_by_offset() -> None:
     batch = counting.aggregate({0: [Record(9, T0, b"b a"), Record(4, T0, b"a")]})
-    by_word = {u.word: u for u in batch.word_updates}
-    assert by_word["a"].parts[0].offsets == [4, 9]
-    assert batch.totals.parts[0].offsets == [4, 9]
+    assert batch.slices[0].words["a"] == [4, 9]
+    assert batch.slices[0].messages.offsets == [4, 9]
+
+
+def test_encode_sends_one_record_per_owning_partition_and_always_the_totals() -> None:
+    batch = counting.aggregate({0: [Record(i, T0, f"w{i}".encode()) for i in range(40)]})
+    payloads = counting.encode_partitions(batch, 4)
+    owners = {counting.partition_for(f"w{i}", 4) for i in range(40)}
+    assert set(payloads) == owners | {counting.partition_for(counting.TOTALS_KEY, 4)}
+    empty = counting.encode_partitions(counting.aggregate({0: [Record(0, T0, b"")]}), 4)
+    assert list(empty) == [counting.partition_for(counting.TOTALS_KEY, 4)]
 
 
 def test_decode_rejects_invalid_utf8_and_keeps_valid_text() -> None:
@@ -75,22 +84,49 @@ def test_hour_of_is_the_utc_hour_start() -> None:
 
 
 def test_wire_format_round_trips_several_hours_and_counts() -> None:
-    update = counting.WordUpdate(
-        "x",
-        {
-            3: counting.Entries(
-                [7, 9, 10, 400], ["2025-01-01T01:00:00Z", "b", "a", "b"], [1, 5, 1, 2]
-            ),
-            0: counting.Entries([1], ["a"], [1]),
-        },
+    a, b, c = (counting.hour_of(T0 + h * HOUR) for h in (0, 1, 2))
+    records = {
+        3: [
+            Record(7, T0 + 2 * HOUR, b"x"),
+            Record(9, T0 + HOUR, b"x x x x x"),
+            Record(10, T0, b"x"),
+            Record(400, T0 + HOUR, b"x x"),
+        ],
+        0: [Record(1, T0, b"x")],
+        2: [Record(4, T0, b""), Record(5, T0, b"\xff")],
+    }
+    payloads = counting.encode_partitions(counting.aggregate(records), 4)
+    update = counting.decode_partition(payloads[counting.partition_for("x", 4)])
+    totals = counting.decode_partition(
+        payloads[counting.partition_for(counting.TOTALS_KEY, 4)]
+    ).totals
+    x, labels = update.words["x"], update.labels
+    assert counting.span_entries(x["3"], labels) == counting.Entries(
+        [7, 9, 10, 400], [c, b, a, b], [1, 5, 1, 2]
     )
-    totals = counting.TotalsUpdate(
-        {2: counting.Entries([4, 5], ["a", "a"], [0, counting.REJECTED])}
+    assert counting.span_entries(x["0"], labels) == counting.Entries([1], [a], [1])
+    assert x["3"][:2] == [7, 400]  # lowest and highest offset
+    assert totals is not None
+    assert counting.span_entries(totals["2"], labels) == counting.Entries(
+        [4, 5], [a, a], [0, counting.REJECTED]
     )
-    by_word, totals_parts = counting.decode_partition(counting.encode_partition([update], totals))
-    assert by_word == {"x": update.parts}
-    assert totals_parts == totals.parts
-    assert counting.decode_partition(counting.encode_partition([], None)) == ({}, None)
+    # The summary alone (what the receiver reads) per hour: [index, entries, count, rejected].
+    assert [[labels[i], *rest] for i, *rest in x["3"][2]] == [
+        [a, 1, 1, 0],
+        [b, 2, 7, 0],
+        [c, 1, 1, 0],
+    ]
+    assert totals["2"][2] == [[labels.index(a), 2, 0, 1]]
+
+
+def test_a_replay_straddling_the_mark_counts_only_the_new_offsets() -> None:
+    rows: dict[str, Any] = {}
+    log = [Record(i, T0 + (i // 3) * HOUR, b"a a b" if i % 2 else b"a") for i in range(8)]
+    apply_batch(rows, counting.aggregate({0: log[:4]}))
+    apply_batch(rows, counting.aggregate({0: log[2:8]}))  # offsets 2-3 again, 4-7 new
+    assert rows["a"]["n"] == 12 and rows["b"]["n"] == 4
+    assert rows[""]["n"] == [8, 16, 0]
+    assert sum(rows["a"]["h"].values()) == 12
 
 
 def test_replayed_batch_is_a_no_op_and_new_entries_count_once() -> None:
@@ -135,9 +171,14 @@ def test_totals_count_rejected_apart_and_per_hour() -> None:
 
 
 def test_per_hour_counts_expire_after_the_retention() -> None:
-    hours = [counting.hour_of(T0 + h * HOUR) for h in (0, 1, 5)]
-    parts = {0: counting.Entries([0, 1, 2], hours, [1, 1, 1])}
-    row, added, _ = counting.apply_word(None, parts, True, retention_hours=4)
+    batch = counting.aggregate(
+        {0: [Record(i, T0 + h * HOUR, b"w") for i, h in enumerate((0, 1, 5))]}
+    )
+    payload = counting.encode_partitions(batch, 4)[counting.partition_for("w", 4)]
+    update = counting.decode_partition(payload)
+    row, added, _ = counting.apply_word(
+        None, update.words["w"], update.labels, True, retention_hours=4
+    )
     assert added == 3 and row["n"] == 3  # the all-time count keeps everything
     assert sorted(row["h"]) == [counting.hour_of(T0 + HOUR), counting.hour_of(T0 + 5 * HOUR)]
 
@@ -198,3 +239,19 @@ def test_any_sequence_of_replays_counts_each_message_once(data: st.DataObject) -
     n_rejected = len(decoded) - len(valid)
     if any(logs):
         assert rows[""]["n"] == [len(valid), sum(expected.values()), n_rejected]
+    # Per hour, too: messages and words in the totals row, each word's own hours.
+    per_hour: dict[str, list[int]] = {}
+    word_hours: Counter[tuple[str, str]] = Counter()
+    for log in logs:
+        for r in log:
+            text = counting.decode(r.value)
+            if text is None:
+                continue
+            hour = counting.hour_of(r.timestamp_ms)
+            slot = per_hour.setdefault(hour, [0, 0])
+            slot[0] += 1
+            slot[1] += len(words(text))
+            word_hours.update((w, hour) for w in words(text))
+    assert rows.get("", {"h": {}})["h"] == per_hour
+    held = Counter({(w, h): c for w, row in rows.items() if w for h, c in row["h"].items() if c})
+    assert held == word_hours

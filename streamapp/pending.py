@@ -1,0 +1,86 @@
+"""Write-behind for the live tables: rows change in memory, reach the table once per flush.
+
+Pure: no faust here. Writing a faust table row costs a RocksDB put, a JSON encode and a
+changelog record, and a busy word changes in every batch; written through, those writes
+were most of the worker's time. So `apply_updates` folds each update into the in-memory
+row of its table partition and holds the update event unacked; every `interval_s` (or
+`max_rows` changed rows) it writes each changed row once and only then acks the events.
+
+Why a crash loses nothing: faust commits an update's offset only once it is acked, so
+everything not yet written to the table is replayed after a restart, and the idempotent
+rule (`streamapp.counting`) makes the part that did reach the table a no-op. The same
+holds when partitions move to another worker: `drop` forgets the unwritten rows and
+their events, and the new owner replays them. See docs/live.md, "Write-behind".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+Row = dict[str, Any]
+
+
+@dataclass
+class Held(Generic[T]):
+    """One table partition's rows changed since its last flush, and the events behind them."""
+
+    since: float  # monotonic time of the first change
+    words: dict[str, Row] = field(default_factory=dict)
+    totals: Row | None = None
+    events: list[T] = field(default_factory=list)
+
+
+class WriteBehind(Generic[T]):
+    """Changed rows per table partition, flushed by age or by count."""
+
+    def __init__(self, interval_s: float, max_rows: int) -> None:
+        self.interval_s = interval_s
+        self.max_rows = max_rows
+        self._held: dict[int, Held[T]] = {}
+
+    def partition(self, partition: int, now: float) -> Held[T]:
+        """The held state of `partition`, started at `now` if nothing is held."""
+        held = self._held.get(partition)
+        if held is None:
+            held = self._held[partition] = Held(since=now)
+        return held
+
+    def due(self, partition: int, now: float) -> bool:
+        """True when `partition`'s rows should be written now."""
+        held = self._held.get(partition)
+        if held is None:
+            return False
+        return now - held.since >= self.interval_s or len(held.words) >= self.max_rows
+
+    def take(self, partition: int) -> Held[T] | None:
+        """Remove and return what `partition` holds (to write it and ack its events)."""
+        return self._held.pop(partition, None)
+
+    def drop(self) -> int:
+        """Forget every unwritten row and event (partitions revoked); return rows dropped."""
+        dropped = sum(len(h.words) + (h.totals is not None) for h in self._held.values())
+        self._held.clear()
+        return dropped
+
+    def word(self, partition: int, word: str) -> Row | None:
+        """The unwritten row of `word`, if `partition` (its owner) holds one."""
+        held = self._held.get(partition)
+        return None if held is None else held.words.get(word)
+
+    def words(self) -> Iterator[tuple[str, Row]]:
+        """Every unwritten word row, over all partitions."""
+        for held in self._held.values():
+            yield from held.words.items()
+
+    def totals(self) -> Row | None:
+        """The unwritten totals row, if any partition holds one."""
+        for held in self._held.values():
+            if held.totals is not None:
+                return held.totals
+        return None
+
+    def held_rows(self) -> int:
+        return sum(len(h.words) for h in self._held.values())

@@ -1,0 +1,45 @@
+"""Unit tests of the live write-behind: when rows are due, what a flush takes, drops."""
+
+from __future__ import annotations
+
+from streamapp.pending import WriteBehind
+
+
+def test_rows_are_due_by_age_or_by_count_per_partition() -> None:
+    wb: WriteBehind[str] = WriteBehind(interval_s=2.0, max_rows=3)
+    held = wb.partition(1, now=10.0)
+    held.words["a"] = {"n": 1}
+    held.events.append("e1")
+    assert not wb.due(1, now=11.9)
+    assert wb.due(1, now=12.0)
+    assert not wb.due(0, now=99.0)  # nothing held there
+    # The age counts from the first change, not the last.
+    assert wb.partition(1, now=11.5) is held
+    held.words.update({"b": {"n": 1}, "c": {"n": 1}})
+    assert wb.due(1, now=10.5)  # three rows: due by count
+
+
+def test_take_hands_over_rows_and_events_once() -> None:
+    wb: WriteBehind[str] = WriteBehind(interval_s=1.0, max_rows=100)
+    held = wb.partition(2, now=0.0)
+    held.words["x"] = {"n": 5}
+    held.totals = {"n": [1, 1, 0]}
+    held.events += ["e1", "e2"]
+    taken = wb.take(2)
+    assert taken is held and taken.events == ["e1", "e2"]
+    assert wb.take(2) is None
+    assert wb.word(2, "x") is None and wb.totals() is None
+
+
+def test_views_see_held_rows_and_drop_forgets_everything() -> None:
+    wb: WriteBehind[str] = WriteBehind(interval_s=1.0, max_rows=100)
+    wb.partition(0, now=0.0).words["a"] = {"n": 1}
+    wb.partition(3, now=0.0).words["b"] = {"n": 2}
+    wb.partition(3, now=0.0).totals = {"n": [2, 3, 0]}
+    assert wb.word(0, "a") == {"n": 1}
+    assert wb.word(3, "a") is None  # a word is only looked up in its owner partition
+    assert dict(wb.words()) == {"a": {"n": 1}, "b": {"n": 2}}
+    assert wb.totals() == {"n": [2, 3, 0]}
+    assert wb.held_rows() == 2
+    assert wb.drop() == 3  # two word rows and the totals row
+    assert list(wb.words()) == [] and wb.totals() is None
