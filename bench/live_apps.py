@@ -19,6 +19,7 @@ from faust import web
 
 from streamapp.config import Settings
 from streamapp.tokenize import words
+from streamapp.transport import broker_url
 
 MODE = os.environ["BENCH_MODE"]
 
@@ -30,7 +31,7 @@ else:
     settings = Settings.from_env()
     app = faust.App(
         settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker=broker_url(settings),  # the same consumer settings as the worker
         store="rocksdb://",
         datadir=settings.state_dir,
         web_host=settings.worker_host,

@@ -94,6 +94,14 @@ class Worker:
         except urllib.error.HTTPError as exc:
             return json.loads(exc.read())
 
+    def metric(self, name: str) -> float:
+        """The value of an unlabelled Prometheus sample on the worker's /metrics."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=10) as resp:
+            for line in resp.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        return 0.0
+
     def wait(self, path: str, ok: Any, timeout: float = 60.0) -> Any:
         """Poll `path` until `ok(answer)`; return the answer."""
         deadline = time.monotonic() + timeout

@@ -16,7 +16,7 @@ from typing import Any, cast
 from faust import Stream
 from faust.types import EventT, StreamT
 from mode.types.signals import BaseSignalT
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from streamapp import counting
 from streamapp.app import app, settings, source_topic
@@ -42,6 +42,11 @@ totals_table = app.Table("live-totals", partitions=PARTITIONS, key_type=str)
 
 MESSAGES = Counter("wordstream_live_messages", "Valid source messages counted (incl. replays)")
 REJECTED = Counter("wordstream_live_rejected", "Non-UTF-8 messages sent to the dead-letter topic")
+BATCH_SIZE = Histogram(
+    "wordstream_live_batch_messages",
+    "Messages per counting batch (larger batches: less work per message)",
+    buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000),
+)
 UPDATES_SENT = Counter(
     "wordstream_live_updates_sent", "Pre-aggregated updates sent (per word and source partition)"
 )
@@ -85,7 +90,9 @@ async def _send_batch(records: dict[int, list[counting.Record]]) -> None:
         await _send_update(str(partition).encode(), payload, partition)
     UPDATES_SENT.inc(sum(len(part.words) for part in batch.slices.values()) + 1)
     REJECTED.inc(len(batch.rejected))
-    MESSAGES.inc(sum(map(len, records.values())) - len(batch.rejected))
+    n_messages = sum(map(len, records.values()))
+    BATCH_SIZE.observe(n_messages)
+    MESSAGES.inc(n_messages - len(batch.rejected))
 
 
 @app.agent(source_topic)
@@ -117,7 +124,8 @@ def _fold(event: EventT, now: float) -> None:
     """
     assert isinstance(event.value, bytes)  # the update topic's values are raw bytes
     update = counting.decode_partition(event.value)
-    held = pending.partition(event.message.partition, now)
+    partition = event.message.partition
+    held = pending.partition(partition, now)
     rows = held.words
     labels = update.labels
     retention = settings.live_hours_retention
@@ -125,7 +133,9 @@ def _fold(event: EventT, now: float) -> None:
     for word, spans in update.words.items():
         row = rows.get(word)
         if row is None:
-            row = word_table.get(word)
+            row = pending.clean_word(partition, word)
+            if row is None:
+                row = word_table.get(word)
         row, a, s = counting.apply_word(row, spans, labels, IDEMPOTENT, retention)
         rows[word] = row
         added, skipped = added + a, skipped + s

@@ -12,6 +12,7 @@ import faust
 from faust.auth import Credentials, SASLCredentials, SSLCredentials
 
 from streamapp.config import Settings
+from streamapp.transport import broker_url
 
 settings = Settings.from_env()
 
@@ -36,7 +37,8 @@ def broker_credentials(s: Settings) -> Credentials | None:
 
 app = faust.App(
     settings.app_id,
-    broker=f"kafka://{settings.kafka_bootstrap}",
+    # kafka:// with a configurable fetch wait (see streamapp/transport.py).
+    broker=broker_url(settings),
     # faust reads some settings straight from unprefixed environment variables, and
     # its WEB_PORT would override WORKER_PORT with the report page's port. With a
     # prefix, streamapp.config stays the only reader of wordstream's variables.

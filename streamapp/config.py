@@ -56,6 +56,9 @@ class Settings:
     # KAFKA_SESSION_TIMEOUT_S: consumer group session timeout; the dev broker delays each
     # group join by half of it, and a killed worker's partitions move after it
     kafka_session_timeout_s: int = 6
+    # KAFKA_FETCH_MAX_WAIT_MS: longest a worker fetch waits for data (faust fixes 1,500;
+    # the dev broker always waits this long, adding it to every hop's latency)
+    kafka_fetch_max_wait_ms: int = 100
     live_batch_max: int = 5000  # LIVE_BATCH_MAX: messages the live agent counts per batch
     live_batch_within_ms: int = 200  # LIVE_BATCH_WITHIN_MS: longest wait to fill a batch
     live_idempotent: int = 1  # LIVE_IDEMPOTENT: 1 = replays are no-ops, 0 = plain counting
@@ -157,6 +160,7 @@ class Settings:
             "archive_rotate_seconds",
             "archive_max_pending_bytes",
             "archive_retry_max_seconds",
+            "kafka_fetch_max_wait_ms",
             "live_batch_max",
             "live_batch_within_ms",
             "live_flush_interval_ms",

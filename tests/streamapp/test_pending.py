@@ -43,3 +43,17 @@ def test_views_see_held_rows_and_drop_forgets_everything() -> None:
     assert wb.held_rows() == 2
     assert wb.drop() == 3  # two word rows and the totals row
     assert list(wb.words()) == [] and wb.totals() is None
+
+
+def test_written_rows_are_reused_once_and_bounded() -> None:
+    wb: WriteBehind[str] = WriteBehind(interval_s=1.0, max_rows=100, max_clean=2)
+    wb.partition(0, now=0.0).words.update({"a": {"n": 1}, "b": {"n": 2}})
+    wb.take(0)
+    assert wb.clean_word(0, "a") == {"n": 1}
+    assert wb.clean_word(0, "a") is None  # handed out: it is being changed again
+    assert wb.clean_word(1, "b") is None  # only in its own partition
+    wb.partition(0, now=1.0).words.update({"c": {"n": 3}, "d": {"n": 4}})
+    wb.take(0)  # "b" plus two more would exceed max_clean: start over
+    assert wb.clean_word(0, "b") is None and wb.clean_word(0, "c") == {"n": 3}
+    wb.drop()
+    assert wb.clean_word(0, "d") is None  # a revoked partition may come back changed
