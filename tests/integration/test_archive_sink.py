@@ -118,7 +118,7 @@ def test_50k_messages_archived_exactly_once(
 def test_kill_9_at_random_moments_still_exactly_once(
     worker_factory: Callable[..., LiveWorker], webhdfs: WebHdfsServer, broker: Broker
 ) -> None:
-    total, kills = 30_000, 5
+    total, kills = 100_000, 5
     w = worker_factory(env=SINK_ENV)
     produced: set[tuple[int, int]] = set()
     feeder = threading.Thread(

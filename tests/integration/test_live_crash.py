@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -26,10 +27,28 @@ ARCHIVE, REJECTED, REPORTS = "/data/data_stream", "/data/data_stream_rejected", 
 ARCHIVE_TIMEOUT_S = 120
 
 
-def crash_and_recover(worker: LiveWorker, rng: random.Random, kills: int) -> None:
-    """Kill -9 the worker at random moments while it works, restarting it each time."""
+def counted(worker: LiveWorker) -> int:
+    """Messages the worker's /totals counts now (0 while it starts or rebalances)."""
+    try:
+        return int(worker.get("/totals", timeout=5).get("messages", 0))
+    except OSError:
+        return 0
+
+
+def crash_and_recover(worker: LiveWorker, rng: random.Random, kills: int, total: int) -> None:
+    """Kill -9 the worker mid-run `kills` times, restarting it each time.
+
+    Each kill comes at a random instant after the restarted worker has counted more
+    messages, and before it has counted them all: a replay is always under way.
+    """
     for _ in range(kills):
-        time.sleep(rng.uniform(0.5, 3.0))
+        before = counted(worker)
+        deadline = time.monotonic() + 60
+        while counted(worker) <= before:
+            assert time.monotonic() < deadline, "the worker made no progress after a restart"
+            time.sleep(0.1)
+        time.sleep(rng.uniform(0.0, 1.0))
+        assert counted(worker) < total, "the run ended before the kill: send more slowly"
         worker.kill()
         worker.start()
 
@@ -79,10 +98,11 @@ def assert_batch_and_report_match(
 
 
 # The plain run only has to show that a replay drifts: one kill on a smaller run keeps
-# the pair within the test budget.
+# the pair within the test budget. The producer sends at `rate` so that the run lasts
+# through every kill (a restart takes ~8 s: the group join, Python imports).
 @pytest.mark.parametrize(
-    ("idempotent", "messages", "kills"),
-    [(True, 20_000, 5), (False, 10_000, 1)],
+    ("idempotent", "messages", "kills", "rate"),
+    [(True, 100_000, 5, 2_000), (False, 20_000, 1, 2_000)],
     ids=["idempotent", "plain"],
 )
 def test_kill_9_during_a_run(
@@ -93,14 +113,22 @@ def test_kill_9_during_a_run(
     idempotent: bool,
     messages: int,
     kills: int,
+    rate: int,
 ) -> None:
     # Archive files commit within a second, so the batch can follow right after.
     worker = worker_factory(
         env={"LIVE_IDEMPOTENT": "1" if idempotent else "0", "ARCHIVE_ROTATE_SECONDS": "1"}
     )
     corpus = make_corpus(messages, seed=9, now_ms=int(time.time() * 1000), big=0, invalid=20)
-    produce(broker.bootstrap, worker.topic, corpus.values, corpus.timestamps_ms)
-    crash_and_recover(worker, random.Random(9), kills)
+    feeder = threading.Thread(
+        target=produce,
+        args=(broker.bootstrap, worker.topic, corpus.values, corpus.timestamps_ms, rate),
+    )
+    feeder.start()
+    try:
+        crash_and_recover(worker, random.Random(9), kills, corpus.messages)
+    finally:
+        feeder.join()
     if idempotent:
         assert_views_match(worker, corpus)
         assert_batch_and_report_match(spark, webhdfs, worker, corpus)
