@@ -58,9 +58,9 @@ class Settings:
     kafka_session_timeout_s: int = 6
     # KAFKA_FETCH_MAX_WAIT_MS: longest a worker fetch waits for data (faust fixes 1,500;
     # the dev broker always waits this long, adding it to every hop's latency)
-    kafka_fetch_max_wait_ms: int = 100
+    kafka_fetch_max_wait_ms: int = 50
     live_batch_max: int = 5000  # LIVE_BATCH_MAX: messages the live agent counts per batch
-    live_batch_within_ms: int = 200  # LIVE_BATCH_WITHIN_MS: longest wait to fill a batch
+    live_batch_within_ms: int = 100  # LIVE_BATCH_WITHIN_MS: longest wait to fill a batch
     live_idempotent: int = 1  # LIVE_IDEMPOTENT: 1 = replays are no-ops, 0 = plain counting
     live_flush_interval_ms: int = 2000  # LIVE_FLUSH_INTERVAL_MS: write-behind age of a row
     live_flush_rows: int = 50_000  # LIVE_FLUSH_ROWS: changed rows that force a write-behind
