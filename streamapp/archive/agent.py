@@ -304,7 +304,7 @@ class ArchiveSink:
                     self.committers[partition].put(batch)
             self.paused = True
             self.consumer.pause(self._partitions(self.logs))
-            log.info("archive: %d bytes waiting for HDFS: partitions paused", used)
+            log.info("archive: partitions paused: %d bytes waiting for HDFS", used)
         elif self.paused and used <= self.max_pending_bytes:
             self.paused = False
             self.consumer.resume(self._partitions(self.logs))
