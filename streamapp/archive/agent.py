@@ -150,6 +150,7 @@ class ArchiveSink:
         self.unsent: set[int] = set()
         self.recoveries: set[asyncio.Future[None]] = set()
         self.outage = Outage()
+        self.outage_edge_at = float("-inf")  # monotonic time the outage state last changed
         self.stopping = threading.Event()
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive-hdfs")
 
@@ -403,21 +404,33 @@ class ArchiveSink:
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
+            started = time.monotonic()
             try:
                 result = await loop.run_in_executor(self.executor, call)
             except CommitAborted:
                 raise
             except Exception as exc:
-                if (line := self.outage.failed(time.monotonic(), exc)) is not None:
-                    log.warning("archive: %s", line)
+                self._outage_edge(started, self.outage.failed, exc)
                 await asyncio.sleep(backoff_delay(attempt, cap=self.retry_cap))
                 attempt += 1
                 if aborted():
                     raise CommitAborted("partition revoked during retries") from None
                 continue
-            if (line := self.outage.succeeded(time.monotonic())) is not None:
-                log.warning("archive: %s", line)
+            self._outage_edge(started, self.outage.succeeded)
             return result
+
+    def _outage_edge(self, started: float, edge: Callable[..., str | None], *args: Any) -> None:
+        """Log an outage's start or end, on evidence from calls started after the last edge.
+
+        Several HDFS calls run at once: one started before HDFS went down may succeed
+        after another failed, and one started before it came back may fail after
+        another succeeded. Neither says anything new, and each would log a line.
+        """
+        if started < self.outage_edge_at:
+            return
+        if (line := edge(time.monotonic(), *args)) is not None:
+            self.outage_edge_at = time.monotonic()
+            log.warning("archive: %s", line)
 
 
 def build_sink(s: Settings) -> ArchiveSink:
