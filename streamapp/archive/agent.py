@@ -378,17 +378,16 @@ class ArchiveSink:
         )
 
     async def _start_offset(self, partition: int, aborted: Callable[[], bool]) -> int:
-        """The group's committed offset of `partition`, or the log's start if none."""
+        """The group's committed offset of `partition`, or the log's start if none.
+
+        Asked on this thread: a call from another thread waited seconds to minutes for
+        the consumer while this one kept calling `consume()`.
+        """
         assert self.consumer is not None
-        consumer = self.consumer
-        loop = asyncio.get_running_loop()
         attempt = 0
         while True:
             try:
-                [tp] = await loop.run_in_executor(
-                    self.executor,
-                    partial(consumer.committed, [TopicPartition(self.topic, partition)], 10),
-                )
+                [tp] = self.consumer.committed([TopicPartition(self.topic, partition)], 5.0)
                 if tp.error is not None:
                     raise KafkaException(tp.error)
                 return int(tp.offset) if tp.offset >= 0 else OFFSET_BEGINNING
