@@ -1,16 +1,18 @@
 """Benchmark: the archive sink vs the lab's one-HDFS-write-per-message consumer.
 
-    .venv/bin/python bench/archive_throughput.py [--messages 60000] [--lab-messages 1500]
+    .venv/bin/python bench/archive_throughput.py [--messages 200000] [--lab-messages 1500]
 
 Starts the dev broker and a devstack WebHDFS server on free ports (temporary dirs),
 produces `--messages` messages to a fresh 4-partition topic, then:
 
-1. sink: starts a real worker (`faust -A streamapp.app worker`, live counting agents
-   included) and times the archive from its first committed file until every message
+1. sink: starts a real worker (`faust -A streamapp.app worker`: the archive sink's own
+   consumer thread and the live counting agents, which drain the same backlog at the
+   same time) and times the archive from its first committed file until every message
    is in a committed file (the messages are in Kafka beforehand, so this is the rate
-   at which the worker drains and archives a backlog);
+   at which the worker drains and archives a backlog). Files rotate every 5,000
+   records so that they are committed all along the drain, not all at its end;
 2. sink core: the same commit path (PartitionLog + ArchiveStore over WebHDFS) fed in
-   process, without faust, to show where the worker's time goes;
+   process, without Kafka or the worker, to show where the worker's time goes;
 3. lab: one `client.write()` per message, as the classic lab consumer does.
 
 Files per partition per hour are computed with the default rotation settings for a
@@ -96,9 +98,11 @@ def bench_sink(broker: Broker, hdfs: WebHdfsServer, n: int, workdir: Path) -> di
         "WORKER_PORT": str(free_port()),
         "STATE_DIR": str(workdir / "state"),
         "HDFS_URL": hdfs.url,
-        # A backlog drains faster than the default age bound; rotate by age quickly so
-        # the end of the run is not spent waiting for the last files to age out.
-        "ARCHIVE_ROTATE_SECONDS": "2",
+        # Rotate by records well below the backlog, so the timed window (first committed
+        # file to the last) spans the whole drain, and by age quickly, so the end of the
+        # run is not spent waiting for the last partial files to age out.
+        "ARCHIVE_ROTATE_RECORDS": "5000",
+        "ARCHIVE_ROTATE_SECONDS": "1",
     }
     client = InsecureClient(hdfs.url)
     with open(workdir / "worker.log", "wb") as log:
@@ -175,7 +179,7 @@ def files_per_partition_hour(rate_per_partition: float, line_bytes: int) -> floa
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=60_000)
+    parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--lab-messages", type=int, default=1_500)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="archive-bench-") as tmp:
@@ -193,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     idle = files_per_partition_hour(1e-9, line)
     rows = [
         ("sink in the worker (msg/s)", f"{sink['msg_s']:,.0f}"),
-        ("sink core + WebHDFS, no faust (msg/s)", f"{core:,.0f}"),
+        ("sink core + WebHDFS, no Kafka (msg/s)", f"{core:,.0f}"),
         ("lab: one HDFS write per message (msg/s)", f"{lab:,.0f}"),
         ("ratio sink / lab", f"{sink['msg_s'] / lab:,.1f}x"),
         ("ratio sink core / lab", f"{core / lab:,.1f}x"),

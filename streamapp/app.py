@@ -60,9 +60,9 @@ app = faust.App(
     broker_rebalance_timeout=settings.kafka_session_timeout_s,
     broker_heartbeat_interval=max(settings.kafka_session_timeout_s / 6, 0.5),
     # Do not wait for every in-flight event to be acked before a rebalance or shutdown:
-    # the archive acks only when an HDFS file is committed (up to ARCHIVE_ROTATE_SECONDS),
-    # which would stall the whole group. Unacked events are simply replayed, and both
-    # consumers of them are idempotent (live counts: offset marks; archive: markers).
+    # the live agent acks only once its write-behind rows are written, which would stall
+    # the whole group. Unacked events are simply replayed (live counts: offset marks).
+    # The archive sink has its own consumer and group (streamapp/archive/agent.py).
     stream_wait_empty=False,
     # After a rebalance the dev broker reports a changelog highwater one below the offset
     # faust persisted from its own writes, and faust refuses to recover the partition

@@ -1,25 +1,35 @@
-"""The archive agent: every message of the source topic into HDFS, exactly once.
+"""The archive sink: every message of the source topic into HDFS, exactly once.
 
-Events are taken without acking (`noack_take`); an event is acked only once the file
-holding it is committed (or once it is known to be archived already), and faust
-commits a Kafka offset only when every stream on the topic acked it.
+It runs inside the faust worker but off faust's stream: a faust service starts a thread
+with its own event loop and its own librdkafka consumer (group `{APP_ID}-archive`),
+which consumes in large batches. A Kafka offset is committed only once the HDFS file
+holding the messages before it is committed; on assignment each partition is recovered
+from its HDFS marker first, so HDFS stays the source of truth (docs/archive.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from faust import Stream
-from faust.sensors import Sensor
-from faust.types import AppT, EventT, StreamT
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
+from mode import Service
 
-from streamapp.app import app, settings, source_topic
+from streamapp.app import app, settings
 from streamapp.archive.core import (
     Batch,
     Committed,
@@ -32,14 +42,42 @@ from streamapp.archive.core import (
     encode_record,
 )
 from streamapp.archive.store import ArchiveStore, CommitAborted, CommitProgress
+from streamapp.config import Settings, kafka_client_config
 
 log = logging.getLogger(__name__)
 # The hdfs client logs every request at INFO; the sink logs one line per outage instead.
 logging.getLogger("hdfs").setLevel(logging.WARNING)
 R = TypeVar("R")
 
-TAKE_MAX = 2000  # events handed to the sink at once
-TAKE_WITHIN = 0.5  # seconds to wait for a full take before handing over what arrived
+CONSUME_MAX = 10_000  # messages taken from librdkafka per call
+CONSUME_WAIT_S = 0.1  # longest a call waits for them (the rotation age is checked after it)
+STOP_WAIT_S = 10.0  # on shutdown: longest wait for HDFS calls in flight
+
+
+def consumer_config(s: Settings) -> dict[str, Any]:
+    """librdkafka settings of the sink's consumer: manual commits, eager rebalances."""
+    session_ms = s.kafka_session_timeout_s * 1000
+    return {
+        **kafka_client_config(s),
+        "group.id": f"{s.app_id}-archive",
+        "client.id": f"{s.app_id}-archive",
+        # Offsets are committed by hand, after HDFS; nothing is stored automatically.
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        # No committed offset (new group, or the broker lost it): read the whole log,
+        # the markers tell replays from new messages.
+        "auto.offset.reset": "earliest",
+        # Eager protocol: a rebalance revokes everything and each partition is recovered
+        # from its marker again (cheap), which keeps one simple state per partition.
+        "partition.assignment.strategy": "range",
+        # The dev broker answers a JoinGroup after half the session timeout.
+        "session.timeout.ms": session_ms,
+        "heartbeat.interval.ms": max(session_ms // 6, 500),
+        # The dev broker holds every fetch for the whole wait, even with data ready.
+        "fetch.wait.max.ms": s.kafka_fetch_max_wait_ms,
+        "max.partition.fetch.bytes": s.kafka_max_message_bytes,
+        "logger": logging.getLogger("streamapp.archive.kafka"),
+    }
 
 
 class Committer:
@@ -50,19 +88,19 @@ class Committer:
         self.partition = partition
         self.committed = committed
         self.aborted = False
-        self.queue: asyncio.Queue[Batch[EventT] | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[Batch[int] | None] = asyncio.Queue()
         self.queued_bytes = 0
         self.task = asyncio.ensure_future(self._run())
 
-    def put(self, batch: Batch[EventT]) -> None:
+    def put(self, batch: Batch[int]) -> None:
         self.queued_bytes += batch.nbytes
         self.sink.pending_bytes += batch.nbytes
         self.queue.put_nowait(batch)
 
     def retire(self) -> None:
-        """Stop after the current HDFS call; queued batches are dropped, unacked."""
+        """Stop after the current HDFS call; queued batches are dropped (Kafka replays them)."""
         self.aborted = True
-        self.sink.release(self.queued_bytes)
+        self.sink.pending_bytes -= self.queued_bytes
         self.queued_bytes = 0
         while not self.queue.empty():
             self.queue.get_nowait()
@@ -81,214 +119,357 @@ class Committer:
                 self.committed = await self.sink.with_retries(call, self._aborted)
             except CommitAborted:
                 return
-            for event in batch.tokens:
-                event.ack()
+            if self.aborted:
+                return
             self.queued_bytes -= batch.nbytes
-            self.sink.release(batch.nbytes)
+            self.sink.pending_bytes -= batch.nbytes
+            self.sink.done(self.partition, batch.gen, batch.last)
 
 
 class ArchiveSink:
-    """Per-partition archive state of this worker, fed by the agent and the timer."""
+    """The sink's consumer and per-partition state; everything runs on its own thread."""
 
-    def __init__(self, store: ArchiveStore, topic: str, policy: RotationPolicy) -> None:
+    def __init__(
+        self, s: Settings, store: ArchiveStore, topic: str, policy: RotationPolicy
+    ) -> None:
+        self.settings = s
         self.store = store
         self.topic = topic
         self.policy = policy
-        self.max_pending_bytes = settings.archive_max_pending_bytes
-        self.retry_cap = float(settings.archive_retry_max_seconds)
-        self.logs: dict[int, tuple[int | None, PartitionLog[EventT]]] = {}
+        self.max_pending_bytes = s.archive_max_pending_bytes
+        self.retry_cap = float(s.archive_retry_max_seconds)
+        self.consumer: Consumer | None = None
+        self.logs: dict[int, PartitionLog[int]] = {}  # recovered partitions, fetching
         self.committers: dict[int, Committer] = {}
         self.retiring: dict[int, Committer] = {}
+        self.epoch = 0  # bumped by every rebalance: recoveries of an older one are void
         self.pending_bytes = 0  # sealed, not yet committed
-        self.revoked_at = 0.0  # monotonic time the last rebalance started
-        self.room = asyncio.Event()
+        self.paused = False  # every partition paused: memory bound reached
+        # Per partition: (generation, next offset) archived and not yet sent to Kafka.
+        self.to_commit: dict[int, tuple[int, int]] = {}
+        self.unsent: set[int] = set()
+        self.recoveries: set[asyncio.Future[None]] = set()
         self.outage = Outage()
+        self.outage_edge_at = float("-inf")  # monotonic time the outage state last changed
+        self.stopping = threading.Event()
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive-hdfs")
+
+    # --- Thread entry and main loop ----------------------------------------------------
+
+    def run(self, crashed: Callable[[BaseException], None]) -> None:
+        """Consume and archive until `stop()` (the target of the sink's thread)."""
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:
+            log.exception("archive: the sink failed")
+            crashed(exc)
+
+    def stop(self) -> None:
+        """Ask the loop to finish (thread-safe); it stops within one consume call."""
+        self.stopping.set()
+
+    async def _main(self) -> None:
+        consumer = self.consumer = Consumer(consumer_config(self.settings))
+        consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        try:
+            while not self.stopping.is_set():
+                # Blocks this thread only (the GIL is released); rebalance callbacks run
+                # inside it, on this thread, so no sink state is shared between threads.
+                self.handle(consumer.consume(CONSUME_MAX, CONSUME_WAIT_S), time.monotonic())
+                self.tick(time.monotonic())
+                self._flow()
+                self._send_offsets(asynchronous=True)
+                await asyncio.sleep(0)  # let committers and recoveries move on
+        finally:
+            await self._shutdown(consumer)
+
+    async def _shutdown(self, consumer: Consumer) -> None:
+        """Commit what was taken to HDFS (within STOP_WAIT_S), then its offsets; leave."""
+        for partition, plog in self.logs.items():
+            if (batch := plog.seal()) is not None:
+                self.committers[partition].put(batch)
+        committers = [*self.committers.values(), *self.retiring.values()]
+        for committer in self.committers.values():
+            committer.queue.put_nowait(None)  # finish what is queued, then end
+        if committers:
+            await asyncio.wait([c.task for c in committers], timeout=STOP_WAIT_S)
+        for committer in self.committers.values():
+            committer.retire()  # HDFS still down: what is left is replayed next time
+        self._send_offsets(asynchronous=False)
+        self.epoch += 1
+        for task in self.recoveries:
+            task.cancel()
+        self.logs.clear()
+        self.committers.clear()
+        consumer.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- Messages ------------------------------------------------------------------------
+
+    def handle(self, messages: list[Message], now: float) -> None:
+        """Archive a batch of messages (their offsets are committed once their file is)."""
+        for msg in messages:
+            if (err := msg.error()) is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("archive: consumer error: %s", err)
+                continue
+            partition, offset = msg.partition(), msg.offset()
+            assert partition is not None and offset is not None
+            plog = self.logs.get(partition)
+            if plog is None:
+                # Fetched before a rebalance, or not recovered yet: the seek made once
+                # the partition is recovered fetches it again.
+                continue
+            ts_type, ts = msg.timestamp()
+            if ts_type == TIMESTAMP_NOT_AVAILABLE:
+                ts = int(time.time() * 1000)
+            record = encode_record(partition, offset, ts, msg.key(), msg.value())
+            gen = plog.gen
+            # The high watermark is evidence only for offsets at or below the last taken.
+            backwards = plog.last is not None and offset <= plog.last
+            highwater = self._highwater(partition) if backwards else None
+            self._apply(plog, plog.offer(record, offset, now, highwater))
+            if plog.gen != gen:
+                log.warning(
+                    "archive: partition %d offsets went back (offset %d; topic recreated or "
+                    "broker restarted): archiving into generation %d, generation %d kept",
+                    partition,
+                    offset,
+                    plog.gen,
+                    gen,
+                )
+
+    def tick(self, now: float) -> None:
+        """Commit open files that reached the rotation age."""
+        for partition, plog in self.logs.items():
+            if (batch := plog.tick(now)) is not None:
+                self.committers[partition].put(batch)
+
+    def done(self, partition: int, gen: int, last: int) -> None:
+        """Offsets up to `last` of `partition` (generation `gen`) are archived."""
+        current = self.to_commit.get(partition)
+        # A newer generation restarts the offsets; within one they only move forward.
+        if current is None or gen > current[0] or (gen == current[0] and last >= current[1]):
+            self.to_commit[partition] = (gen, last + 1)
+            self.unsent.add(partition)
+
+    def _apply(self, plog: PartitionLog[int], step: Step[int]) -> None:
+        if step.acks:
+            self.done(plog.partition, plog.gen, max(step.acks))
+        for batch in step.sealed:
+            self.committers[plog.partition].put(batch)
+
+    def _highwater(self, partition: int) -> int | None:
+        """The high watermark of the last fetch response (ListOffsets can be short)."""
+        assert self.consumer is not None
+        try:
+            marks = self.consumer.get_watermark_offsets(
+                TopicPartition(self.topic, partition), cached=True
+            )
+        except KafkaException:
+            return None
+        if marks is None or marks[1] < 0:  # not fetched yet: no evidence
+            return None
+        return int(marks[1])
+
+    # --- Kafka offsets, flow control ---------------------------------------------------
+
+    def _send_offsets(self, asynchronous: bool) -> None:
+        """Commit archived offsets of the partitions this worker owns."""
+        assert self.consumer is not None
+        offsets = [
+            TopicPartition(self.topic, p, self.to_commit[p][1])
+            for p in self.unsent
+            if p in self.logs
+        ]
+        self.unsent.clear()
+        if not offsets:
+            return
+        try:
+            if asynchronous:
+                self.consumer.commit(offsets=offsets, asynchronous=True)
+            else:
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # A rebalance under way: the next owner recovers from the markers anyway.
+            log.info("archive: offset commit failed (%s); HDFS markers stay authoritative", exc)
+
+    def _flow(self) -> None:
+        """Pause every partition while archive data in memory exceeds its bound."""
+        assert self.consumer is not None
+        used = self.pending_bytes + sum(plog.held_bytes for plog in self.logs.values())
+        if used > self.max_pending_bytes and not self.paused:
+            # Commit what is open so memory can drain; fetch nothing until it has.
+            for partition, plog in self.logs.items():
+                if (batch := plog.seal()) is not None:
+                    self.committers[partition].put(batch)
+            self.paused = True
+            self.consumer.pause(self._partitions(self.logs))
+            log.info("archive: partitions paused: %d bytes waiting for HDFS", used)
+        elif self.paused and used <= self.max_pending_bytes:
+            self.paused = False
+            self.consumer.resume(self._partitions(self.logs))
+            log.info("archive: partitions resumed")
+
+    def _partitions(self, partitions: Any) -> list[TopicPartition]:
+        return [TopicPartition(self.topic, p) for p in partitions]
+
+    # --- Rebalances and recovery -----------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Take the partitions paused; each is resumed once recovered from its marker."""
+        self.epoch += 1
+        consumer.assign(partitions)
+        consumer.pause(partitions)
+        for tp in partitions:
+            task = asyncio.ensure_future(self._recover(tp.partition, self.epoch))
+            self.recoveries.add(task)
+            task.add_done_callback(self.recoveries.discard)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Commit what is archived, then drop every partition's unarchived state."""
+        if self.logs:
+            self._send_offsets(asynchronous=False)
+        self.revoke_all()
+
+    def revoke_all(self) -> None:
+        """Forget every partition: open and queued batches are replayed to the next owner."""
+        self.epoch += 1
+        for partition, committer in self.committers.items():
+            committer.retire()
+            self.retiring[partition] = committer
+        self.logs.clear()
+        self.committers.clear()
+        self.to_commit.clear()
+        self.unsent.clear()
+        self.paused = False
+
+    async def _recover(self, partition: int, epoch: int) -> None:
+        def void() -> bool:
+            return self.epoch != epoch
+
+        if (retiring := self.retiring.pop(partition, None)) is not None:
+            # Its last HDFS call may still be running: recover only after it ended.
+            await asyncio.gather(retiring.task, return_exceptions=True)
+        try:
+            committed = await self.with_retries(
+                lambda: self.store.recover(self.topic, partition), void
+            )
+            start = await self._start_offset(partition, void)
+        except CommitAborted:
+            return
+        if void():
+            return
+        assert self.consumer is not None
+        self.logs[partition] = PartitionLog(self.topic, partition, committed, self.policy)
+        self.committers[partition] = Committer(self, partition, committed)
+        # From the committed Kafka offset (at or before the marker's), so replays and
+        # offsets going back are told apart exactly as after a restart.
+        tp = TopicPartition(self.topic, partition, start)
+        self.consumer.seek(tp)
+        if not self.paused:
+            self.consumer.resume([tp])
+        log.info(
+            "archive: partition %d resumes at gen %d after offset %s (fetching from %s)",
+            partition,
+            committed.gen,
+            committed.last,
+            "the start" if start == OFFSET_BEGINNING else start,
+        )
+
+    async def _start_offset(self, partition: int, aborted: Callable[[], bool]) -> int:
+        """The group's committed offset of `partition`, or the log's start if none.
+
+        Asked on this thread: a call from another thread waited seconds to minutes for
+        the consumer while this one kept calling `consume()`.
+        """
+        assert self.consumer is not None
+        attempt = 0
+        while True:
+            try:
+                [tp] = self.consumer.committed([TopicPartition(self.topic, partition)], 5.0)
+                if tp.error is not None:
+                    raise KafkaException(tp.error)
+                return int(tp.offset) if tp.offset >= 0 else OFFSET_BEGINNING
+            except KafkaException as exc:
+                log.warning("archive: committed offset of partition %d: %s", partition, exc)
+            await asyncio.sleep(backoff_delay(attempt, cap=self.retry_cap))
+            attempt += 1
+            if aborted():
+                raise CommitAborted("partition revoked while reading its offset")
 
     async def with_retries(self, call: Callable[[], R], aborted: Callable[[], bool]) -> R:
         """Run a blocking HDFS call in the executor until it succeeds (or is aborted)."""
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
+            started = time.monotonic()
             try:
                 result = await loop.run_in_executor(self.executor, call)
             except CommitAborted:
                 raise
             except Exception as exc:
-                if (line := self.outage.failed(time.monotonic(), exc)) is not None:
-                    log.warning("archive: %s", line)
+                self._outage_edge(started, self.outage.failed, exc)
                 await asyncio.sleep(backoff_delay(attempt, cap=self.retry_cap))
                 attempt += 1
                 if aborted():
                     raise CommitAborted("partition revoked during retries") from None
                 continue
-            if (line := self.outage.succeeded(time.monotonic())) is not None:
-                log.warning("archive: %s", line)
+            self._outage_edge(started, self.outage.succeeded)
             return result
 
-    async def handle(self, events: list[EventT]) -> None:
-        """Archive a batch of events (acked later, once their file is committed)."""
-        current = app.consumer_generation_id
-        for event in events:
-            msg = event.message
-            if self._stale(msg, current):
-                continue  # fetched before a rebalance; the new assignment redelivers it
-            entry = self.logs.get(msg.partition)
-            if entry is None or entry[0] != msg.generation_id:
-                plog = await self._open(msg.partition, msg.generation_id)
-                if app.consumer_generation_id != current:
-                    return  # a rebalance happened while we recovered
-            else:
-                plog = entry[1]
-            record = encode_record(
-                msg.partition, msg.offset, round(msg.timestamp * 1000), msg.key, msg.value
-            )
-            gen = plog.gen
-            # The high watermark is evidence only for offsets at or below the last taken.
-            backwards = plog.last is not None and msg.offset <= plog.last
-            highwater = self._highwater(msg) if backwards else None
-            self._apply(plog, plog.offer(record, event, time.monotonic(), highwater))
-            if plog.gen != gen:
-                log.warning(
-                    "archive: partition %d offsets went back (offset %d; topic recreated or "
-                    "broker restarted): archiving into generation %d, generation %d kept",
-                    msg.partition,
-                    msg.offset,
-                    plog.gen,
-                    gen,
-                )
-        await self._backpressure()
+    def _outage_edge(self, started: float, edge: Callable[..., str | None], *args: Any) -> None:
+        """Log an outage's start or end, on evidence from calls started after the last edge.
 
-    def tick(self) -> None:
-        """Commit open files that reached the rotation age."""
-        now = time.monotonic()
-        for partition, (_, plog) in self.logs.items():
-            if (batch := plog.tick(now)) is not None:
-                self.committers[partition].put(batch)
-
-    def revoke_all(self) -> None:
-        """Forget every partition (rebalance): drop unacked state so faust can proceed."""
-        for partition, committer in self.committers.items():
-            committer.retire()
-            self.retiring[partition] = committer
-        self.logs.clear()
-        self.committers.clear()
-        self.room.set()
-
-    def release(self, nbytes: int) -> None:
-        self.pending_bytes -= nbytes
-        if self.pending_bytes <= self.max_pending_bytes:
-            self.room.set()
-
-    async def _open(self, partition: int, generation_id: int | None) -> PartitionLog[EventT]:
-        old = self.committers.pop(partition, None)
-        if old is not None:
-            old.retire()
-            self.retiring[partition] = old
-        self.logs.pop(partition, None)
-        if (retiring := self.retiring.pop(partition, None)) is not None:
-            # Its last HDFS call may still be running: recover only after it ended.
-            await asyncio.gather(retiring.task, return_exceptions=True)
-        committed = await self.with_retries(
-            lambda: self.store.recover(self.topic, partition), lambda: False
-        )
-        log.info(
-            "archive: partition %d resumes at gen %d after offset %s",
-            partition,
-            committed.gen,
-            committed.last,
-        )
-        plog: PartitionLog[EventT] = PartitionLog(self.topic, partition, committed, self.policy)
-        self.logs[partition] = (generation_id, plog)
-        self.committers[partition] = Committer(self, partition, committed)
-        return plog
-
-    def _apply(self, plog: PartitionLog[EventT], step: Step[EventT]) -> None:
-        for event in step.acks:
-            event.ack()
-        for batch in step.sealed:
-            self.committers[plog.partition].put(batch)
-
-    def _stale(self, msg: Any, generation_id: int) -> bool:
-        """True for a message taken in before the last rebalance started.
-
-        Group generation ids tell most of them apart, but a restarted dev broker starts
-        counting generations again; faust's monitor also stamps each message's arrival.
+        Several HDFS calls run at once: one started before HDFS went down may succeed
+        after another failed, and one started before it came back may fail after
+        another succeeded. Neither says anything new, and each would log a line.
         """
-        if msg.generation_id is not None and msg.generation_id != generation_id:
-            return True
-        return msg.time_in is not None and msg.time_in < self.revoked_at
-
-    def _highwater(self, msg: Any) -> int | None:
-        try:
-            hw = app.consumer.highwater(msg.tp)
-        except Exception:  # not assigned any more, or not fetched yet: no evidence
-            return None
-        return None if hw is None else int(hw)
-
-    async def _backpressure(self) -> None:
-        held = sum(plog.held_bytes for _, plog in self.logs.values())
-        if self.pending_bytes + held <= self.max_pending_bytes:
+        if started < self.outage_edge_at:
             return
-        # Commit what is open so memory can drain, then wait for the commits.
-        for partition, (_, plog) in self.logs.items():
-            if (batch := plog.seal()) is not None:
-                self.committers[partition].put(batch)
-        while self.pending_bytes > self.max_pending_bytes and self.committers:
-            self.room.clear()
-            await self.room.wait()
+        if (line := edge(time.monotonic(), *args)) is not None:
+            self.outage_edge_at = time.monotonic()
+            log.warning("archive: %s", line)
 
 
-class RebalanceSensor(Sensor):
-    """Drops the sink's unacked state as soon as a rebalance starts.
-
-    faust waits for every delivered message to be acked before it gives partitions
-    away; the sink holds messages until their file is committed, so it must let go.
-    The hook runs in the consumer's thread: hand over to the event loop.
-    """
-
-    def __init__(self, sink: ArchiveSink, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sink = sink
-        self.sink_loop: asyncio.AbstractEventLoop | None = None
-
-    def on_rebalance_start(self, app: AppT) -> dict[str, Any]:
-        state: dict[str, Any] = super().on_rebalance_start(app)
-        # A float store is atomic: the agent sees it before the loop runs revoke_all.
-        self.sink.revoked_at = time.monotonic()
-        if self.sink_loop is not None:
-            self.sink_loop.call_soon_threadsafe(self.sink.revoke_all)
-        return state
+def build_sink(s: Settings) -> ArchiveSink:
+    """The sink for settings `s` (checks the topic name first)."""
+    return ArchiveSink(
+        s,
+        ArchiveStore(s.hdfs_url, s.hdfs_user_name, s.archive_root, s.rejected_root),
+        check_topic(s.topic),
+        RotationPolicy(
+            max_records=s.archive_rotate_records,
+            max_bytes=s.archive_rotate_bytes,
+            max_seconds=s.archive_rotate_seconds,
+        ),
+    )
 
 
-sink = ArchiveSink(
-    ArchiveStore(
-        settings.hdfs_url,
-        settings.hdfs_user_name,
-        settings.archive_root,
-        settings.rejected_root,
-    ),
-    check_topic(settings.topic),
-    RotationPolicy(
-        max_records=settings.archive_rotate_records,
-        max_bytes=settings.archive_rotate_bytes,
-        max_seconds=settings.archive_rotate_seconds,
-    ),
-)
-rebalance_sensor = RebalanceSensor(sink)
-app.sensors.add(rebalance_sensor)
+@app.service
+class ArchiveService(Service):
+    """Runs the sink's thread while the worker runs; a clean stop commits and leaves."""
 
+    def __post_init__(self) -> None:
+        self.sink = build_sink(settings)
+        self.thread: threading.Thread | None = None
 
-@app.agent(source_topic, name="archive")
-async def archive(stream: StreamT[bytes]) -> None:
-    """Hand events to the sink in batches; the sink acks them once archived."""
-    rebalance_sensor.sink_loop = asyncio.get_running_loop()
-    async for events in cast(Stream[bytes], stream).noack_take(TAKE_MAX, within=TAKE_WITHIN):
-        # noack_take buffers the events themselves (to ack them later), not values.
-        await sink.handle(cast(list[EventT], list(events)))
+    async def on_start(self) -> None:
+        loop = asyncio.get_running_loop()
 
+        def crashed(exc: BaseException) -> None:
+            # Without its archive the worker must not go on: crash it like a failed agent.
+            asyncio.run_coroutine_threadsafe(self.crash(exc), loop)
 
-@app.timer(interval=1.0)
-async def archive_rotation() -> None:
-    """Commit files that reached ARCHIVE_ROTATE_SECONDS even when no message arrives."""
-    sink.tick()
+        # Daemon: a thread stuck in an HDFS call must not keep a stopping worker alive.
+        self.thread = threading.Thread(
+            target=self.sink.run, args=(crashed,), name="archive-sink", daemon=True
+        )
+        self.thread.start()
+
+    async def on_stop(self) -> None:
+        self.sink.stop()
+        if self.thread is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                None, self.thread.join, STOP_WAIT_S + 5
+            )

@@ -147,10 +147,16 @@ def test_kill_9_at_random_moments_still_exactly_once(
     assert {gen for gen, _, _ in seen} == {0}, "a crash must not look like a regression"
 
 
+@pytest.mark.parametrize("max_pending", [None, 100_000], ids=["default-memory", "paused"])
 def test_hdfs_down_for_20s_then_back_catches_up_exactly_once(
-    worker_factory: Callable[..., LiveWorker], webhdfs: WebHdfsServer, broker: Broker
+    worker_factory: Callable[..., LiveWorker],
+    webhdfs: WebHdfsServer,
+    broker: Broker,
+    max_pending: int | None,
 ) -> None:
-    w = worker_factory(env=SINK_ENV)
+    # With a small memory bound the outage outlasts it: the sink must pause, then resume.
+    bound = {} if max_pending is None else {"ARCHIVE_MAX_PENDING_BYTES": str(max_pending)}
+    w = worker_factory(env={**SINK_ENV, **bound})
     first = produce(broker.bootstrap, w.topic, make_values(10_000))
     wait_archived(webhdfs.url, 1, timeout=60)
     webhdfs.stop()
@@ -164,6 +170,9 @@ def test_hdfs_down_for_20s_then_back_catches_up_exactly_once(
     log = w.log_path.read_text(errors="replace")
     assert log.count("archive: HDFS unavailable") == 1, "one line per outage, not per retry"
     assert log.count("archive: HDFS available again") == 1
+    if max_pending is not None:
+        assert "archive: partitions paused" in log.split("archive: HDFS available again")[0]
+        assert "archive: partitions resumed" in log
 
 
 def test_broker_restart_keeps_both_generations(
