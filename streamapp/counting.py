@@ -1,8 +1,9 @@
 """The live layer's pure core: batch pre-aggregation and the idempotent apply rule.
 
 No faust here. The agents in `streamapp.agents` feed batches of source records to
-`aggregate` (one update per distinct word, one for the totals), pack the updates of
-each table partition into one record, and the records' consumer folds them into table
+`aggregate` (per source partition: each word's occurrences, each message's word count),
+pack them with `encode_partitions` into one record per table partition (one update per
+distinct word, one for the totals), and the records' consumer folds them into table
 rows with `apply_word`/`apply_totals`.
 
 Idempotency (docs/live.md): an update lists the source *offsets* it counts, with a
@@ -63,9 +64,8 @@ class Slice:
     # word -> the offsets of its occurrences, ascending; an offset repeats as often as
     # the word does in that message. Plain lists: this is the per-occurrence hot path.
     words: dict[str, list[int]] = field(default_factory=dict)
-    # One entry per message (for the totals): its word count, or REJECTED.
+    # One entry per message (for the totals): its hour, and word count or REJECTED.
     messages: Entries = field(default_factory=Entries)
-    hour_of: dict[int, str] = field(default_factory=dict)  # offset -> its message's hour
 
 
 @dataclass
@@ -103,13 +103,12 @@ def aggregate(batch: Mapping[int, Iterable[Record]]) -> Batch:
     rejected: list[tuple[int, Record]] = []
     for partition, records in batch.items():
         part = slices[partition] = Slice()
-        seen, by_word, hour_at = part.messages, part.words, part.hour_of
+        seen, by_word = part.messages, part.words
         for record in sorted(records, key=lambda r: r.offset):
             offset = record.offset
             text = decode(record.value)
-            hour = hour_at[offset] = hour_of(record.timestamp_ms)
             seen.offsets.append(offset)
-            seen.hours.append(hour)
+            seen.hours.append(hour_of(record.timestamp_ms))
             if text is None:
                 seen.counts.append(REJECTED)
                 rejected.append((partition, record))
@@ -241,7 +240,10 @@ def encode_partitions(batch: Batch, partitions: int) -> dict[int, bytes]:
     by_table: dict[int, dict[str, dict[str, Any]]] = {}
     for partition, part in batch.slices.items():
         key = str(partition)
-        hour_at = part.hour_of
+        # Each offset's hour, needed only when the batch spans several hours.
+        hour_at = (
+            {} if one_hour else dict(zip(part.messages.offsets, part.messages.hours, strict=True))
+        )
         for word, offsets in part.words.items():
             table = by_table.get(t := partition_for(word, partitions))
             if table is None:

@@ -47,7 +47,8 @@ def test_aggregate_keeps_each_words_occurrences_per_source_partition() -> None:
     assert sorted(batch.slices[0].words) == ["et", "été"]
     assert batch.slices[0].words["été"] == [5, 5, 5]  # three occurrences in message 5
     assert batch.slices[1].words == {"été": [2], "مرحبا": [2]}
-    assert batch.slices[1].hour_of[2] == counting.hour_of(T0 + HOUR)
+    assert batch.slices[1].messages.offsets[0] == 2
+    assert batch.slices[1].messages.hours[0] == counting.hour_of(T0 + HOUR)
     assert batch.slices[0].messages.counts == [4, 0]  # the empty message counts, with 0 words
     assert batch.slices[1].messages.counts == [2, counting.REJECTED]
     assert batch.rejected == [(1, records[1][1])]
