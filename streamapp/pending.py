@@ -106,6 +106,3 @@ class WriteBehind(Generic[T]):
             if held.totals is not None:
                 return held.totals
         return None
-
-    def held_rows(self) -> int:
-        return sum(len(h.words) for h in self._held.values())
