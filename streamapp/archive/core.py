@@ -2,7 +2,7 @@
 
 Commit protocol (per partition, one batch of consecutive offsets at a time):
 
-1. upload each of the batch's files (valid and/or rejected) under a temporary path;
+1. upload each of the batch's files (one per root and UTC date) under a temporary path;
 2. write the partition's marker with the batch as `pending` (an intent record, like
    kafka-connect-hdfs's write-ahead log): its tmp -> final renames and last offset;
 3. rename every tmp file to its final name, then ack the batch's Kafka messages.
@@ -10,7 +10,8 @@ Commit protocol (per partition, one batch of consecutive offsets at a time):
 Markers go to two alternating slots, so a torn marker write leaves the other slot,
 one step older, intact. Recovery reads both slots, keeps the valid one with the
 highest sequence number, and settles its `pending` batch by looking at no more than
-its own (at most two) files: finals present, or tmps to roll forward.
+its own files (two per date the batch spans, at most): finals present, or tmps to
+roll forward.
 """
 
 from __future__ import annotations
@@ -309,12 +310,18 @@ class RotationPolicy:
 
 @dataclass
 class Batch(Generic[T]):
-    """Consecutive offsets of one partition, one generation and one UTC date."""
+    """Consecutive offsets of one partition and one generation, committed together.
+
+    Its records may carry several UTC dates (timestamps are set by producers and go
+    back and forth, e.g. around midnight): the batch then commits one file per root
+    and date, each holding that date's records in offset order. Sealing a batch at
+    every date change instead made one tiny file per message when timestamps
+    alternated across midnight, which slowed the sink to a few messages a second.
+    """
 
     topic: str
     partition: int
     gen: int
-    date: str
     opened_at: float
     records: list[Record] = field(default_factory=list)
     tokens: list[T] = field(default_factory=list)  # what to ack once committed
@@ -335,13 +342,14 @@ class Batch(Generic[T]):
 
     def files(self, archive_root: str, rejected_root: str) -> list[tuple[str, str, bytes]]:
         """(tmp path, final path, content) of each file the batch commits."""
+        groups: dict[tuple[bool, str], list[Record]] = {}
+        for r in self.records:
+            groups.setdefault((r.rejected, r.date), []).append(r)
         out = []
-        for root, rejected in ((archive_root, False), (rejected_root, True)):
-            records = [r for r in self.records if r.rejected is rejected]
-            if not records:
-                continue
+        for (rejected, date), records in sorted(groups.items()):
+            root = rejected_root if rejected else archive_root
             f = DataFile(
-                self.gen, self.date, self.topic, self.partition, records[0].offset,
+                self.gen, date, self.topic, self.partition, records[0].offset,
                 records[-1].offset,
             )  # fmt: skip
             content = b"".join(r.line for r in records)
@@ -448,12 +456,8 @@ class PartitionLog(Generic[T]):
             self._accept(step, record, token, now)
 
     def _accept(self, step: Step[T], record: Record, token: T, now: float) -> None:
-        if self.open is not None and self.open.date != record.date:
-            sealed = self.seal()
-            assert sealed is not None
-            step.sealed.append(sealed)
         if self.open is None:
-            self.open = Batch(self.topic, self.partition, self.gen, record.date, now)
+            self.open = Batch(self.topic, self.partition, self.gen, now)
         self.open.add(record, token)
         self.last = record.offset
         self.last_fingerprint = record.fingerprint

@@ -7,6 +7,7 @@ from streamapp.archive.core import (
     PartitionLog,
     Record,
     RotationPolicy,
+    decode_line,
     encode_record,
 )
 
@@ -56,12 +57,29 @@ def test_rotation_by_age_only_when_due() -> None:
 
 def test_a_file_holds_one_utc_date() -> None:
     plog: PartitionLog[int] = PartitionLog("t", 0, NEW, BIG)
-    _, sealed = feed(plog, [rec(0, T0 - 2), rec(1, T0 - 1), rec(2, T0), rec(3, T0 + DAY)])
-    assert [(b.date, b.first, b.last) for b in sealed] == [
-        ("2025-11-24", 0, 1),
-        ("2025-11-25", 2, 2),
+    feed(plog, [rec(0, T0 - 2), rec(1, T0 - 1), rec(2, T0), rec(3, T0 + DAY)])
+    batch = plog.seal()
+    assert batch is not None
+    names = [final.rsplit("/", 2)[1:] for _, final, _ in batch.files("/ok", "/bad")]
+    assert names == [
+        ["date=2025-11-24", "t+0+00000000000000000000+00000000000000000001.jsonl"],
+        ["date=2025-11-25", "t+0+00000000000000000002+00000000000000000002.jsonl"],
+        ["date=2025-11-26", "t+0+00000000000000000003+00000000000000000003.jsonl"],
     ]
-    assert plog.open is not None and plog.open.date == "2025-11-26"
+
+
+def test_timestamps_alternating_across_midnight_do_not_split_the_batch() -> None:
+    # Producers' clocks differ: records on both sides of midnight interleave. Each
+    # date change used to seal a file, i.e. one tiny file (and commit) per message.
+    plog: PartitionLog[int] = PartitionLog("t", 0, NEW, RotationPolicy(100, 10**12, 10**9))
+    records = [rec(o, T0 - 1 if o % 2 else T0) for o in range(250)]
+    _, sealed = feed(plog, records)
+    assert [(b.first, b.last) for b in sealed] == [(0, 99), (100, 199)]
+    files = sealed[0].files("/ok", "/bad")
+    assert [final.split("/")[3] for _, final, _ in files] == ["date=2025-11-24", "date=2025-11-25"]
+    lines = [content.splitlines() for _, _, content in files]
+    offsets = [[decode_line(line)["offset"] for line in part] for part in lines]
+    assert offsets == [list(range(1, 100, 2)), list(range(0, 100, 2))]
 
 
 def test_batch_files_split_valid_and_rejected_records() -> None:

@@ -15,6 +15,7 @@ from streamapp.archive.core import (
     RotationPolicy,
     encode_record,
     parse_data_file_path,
+    utc_date,
 )
 from streamapp.archive.store import ArchiveStore, CommitProgress
 from tests.archive.fakehdfs import Crash, FakeHdfs
@@ -25,9 +26,17 @@ POLICY = RotationPolicy(max_records=4, max_bytes=10**9, max_seconds=10**9)
 
 
 def messages(n: int, salt: bytes = b"") -> list[Record]:
-    """n messages, every third one not valid UTF-8."""
+    """n messages, every third one not valid UTF-8, timestamps alternating across midnight.
+
+    So a batch commits up to four files (valid and rejected, two dates), and a crash
+    can fall between any two of their uploads or renames.
+    """
+
+    def ts(o: int) -> int:
+        return T0 + o if o % 2 else T0 - 1 - o
+
     return [
-        encode_record(0, o, T0 + o, None, (b"\xff%d" if o % 3 == 2 else b"m%d") % o + salt)
+        encode_record(0, o, ts(o), None, (b"\xff%d" if o % 3 == 2 else b"m%d") % o + salt)
         for o in range(n)
     ]
 
@@ -61,6 +70,7 @@ def archived(fs: FakeHdfs) -> Counter[tuple[int, int]]:
         for line in content.splitlines():
             obj = json.loads(line)
             assert f.first <= obj["offset"] <= f.last
+            assert utc_date(obj["timestamp"]) == f.date
             seen[(f.gen, obj["offset"])] += 1
     return seen
 

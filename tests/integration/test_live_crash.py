@@ -25,6 +25,17 @@ pytestmark = pytest.mark.integration
 
 ARCHIVE, REJECTED, REPORTS = "/data/data_stream", "/data/data_stream_rejected", "/reports/ws"
 ARCHIVE_TIMEOUT_S = 120
+HOUR_MS, DAY_MS = 3_600_000, 86_400_000
+
+
+def straddling_midnight() -> int:
+    """A `now_ms` for make_corpus whose five hours of event time contain a UTC midnight.
+
+    Whatever the time of day the test runs: interleaved timestamps of two dates once
+    made the archive commit one file per message (docs/archive.md, "Batches").
+    """
+    now = int(time.time() * 1000)
+    return min(now, now - now % DAY_MS + 5 * HOUR_MS // 2)
 
 
 def counted(worker: LiveWorker) -> int:
@@ -124,7 +135,7 @@ def test_kill_9_during_a_run(
         # interval (2.8 s) sometimes had committed everything written before the kill.
         env |= {"LIVE_FLUSH_INTERVAL_MS": "200", "FAUST_BROKER_COMMIT_INTERVAL": "120"}
     worker = worker_factory(env=env)
-    corpus = make_corpus(messages, seed=9, now_ms=int(time.time() * 1000), big=0, invalid=20)
+    corpus = make_corpus(messages, seed=9, now_ms=straddling_midnight(), big=0, invalid=20)
     feeder = threading.Thread(
         target=produce,
         args=(broker.bootstrap, worker.topic, corpus.values, corpus.timestamps_ms, rate),
