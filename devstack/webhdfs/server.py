@@ -85,6 +85,13 @@ class _HttpServer(ThreadingHTTPServer):
             self._connections.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that goes away mid-request (a killed worker, a closed keep-alive
+        # connection) is routine for a server, not a fault worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     def drop_connections(self) -> None:
         """Cut every open connection, so clients see an outage rather than a hang."""
         with self._connections_lock:

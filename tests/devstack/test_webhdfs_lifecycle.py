@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import http.client
+import socket
+import struct
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,3 +61,20 @@ def test_one_server_per_root(webhdfs: WebHdfsServer) -> None:
     with pytest.raises(RootInUse, match="--root"):
         WebHdfsServer(webhdfs.root, port=0).start()
     InsecureClient(webhdfs.url).write("/still-serving", data="yes")  # the first is unharmed
+
+
+def test_a_client_resetting_its_connection_is_not_logged_as_a_server_fault(
+    webhdfs: WebHdfsServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", webhdfs.port, timeout=5)  # keep-alive
+    conn.request("GET", "/webhdfs/v1/?op=LISTSTATUS")
+    conn.getresponse().read()
+    assert conn.sock is not None
+    # Linger 0: close() sends a reset, as the kernel does for a process killed with -9.
+    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+    # The server notices the reset in its wait for the next request line.
+    response = requests.get(f"{webhdfs.url}/webhdfs/v1/?op=LISTSTATUS", timeout=5)
+    assert response.status_code == 200
+    time.sleep(0.2)
+    assert "Traceback" not in capfd.readouterr().err
