@@ -59,6 +59,9 @@ app = faust.App(
     broker_session_timeout=settings.kafka_session_timeout_s,
     broker_rebalance_timeout=settings.kafka_session_timeout_s,
     broker_heartbeat_interval=max(settings.kafka_session_timeout_s / 6, 0.5),
+    # Static membership (opt-in, docs/live.md): after a kill -9 the restarted worker
+    # replaces its dead member at once instead of waiting for its session to expire.
+    consumer_group_instance_id=settings.worker_instance_id or None,
     # Do not wait for every in-flight event to be acked before a rebalance or shutdown:
     # the live agent acks only once its write-behind rows are written, which would stall
     # the whole group. Unacked events are simply replayed (live counts: offset marks).

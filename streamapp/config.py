@@ -47,6 +47,10 @@ class Settings:
     app_id: str = "wordstream"  # APP_ID: faust app id = consumer group and topic prefix
     worker_host: str = "localhost"  # WORKER_HOST: host the worker's web server announces
     worker_port: int = 6066  # WORKER_PORT: the worker's HTTP views
+    # WORKER_INSTANCE_ID: Kafka static group membership (KIP-345) when set, e.g. the pod
+    # name: a worker restarted under the same id takes its partitions back without a
+    # rebalance. Unique per worker process; empty = dynamic membership
+    worker_instance_id: str = ""
     state_dir: str = "var/state"  # STATE_DIR: faust data dir (RocksDB tables)
     # PROCESSING_GUARANTEE: at_least_once (any broker) or exactly_once (Kafka transactions)
     processing_guarantee: str = "at_least_once"

@@ -110,11 +110,17 @@ def assert_batch_and_report_match(
 
 # The plain run only has to show that a replay drifts: one kill on a smaller run keeps
 # the pair within the test budget. The producer sends at `rate` so that the run lasts
-# through every kill (a restart takes ~8 s: the group join, Python imports).
+# through every kill (a restart takes ~8-13 s: the group join, Python imports). The
+# static run restarts under the same WORKER_INSTANCE_ID: it takes its partitions back
+# without a rebalance, and must count just as exactly.
 @pytest.mark.parametrize(
-    ("idempotent", "messages", "kills", "rate"),
-    [(True, 100_000, 5, 2_000), (False, 20_000, 1, 2_000)],
-    ids=["idempotent", "plain"],
+    ("idempotent", "instance_id", "messages", "kills", "rate"),
+    [
+        (True, "", 100_000, 5, 2_000),
+        (True, "worker-1", 40_000, 2, 2_000),
+        (False, "", 20_000, 1, 2_000),
+    ],
+    ids=["idempotent", "idempotent-static-membership", "plain"],
 )
 def test_kill_9_during_a_run(
     broker: Broker,
@@ -122,12 +128,17 @@ def test_kill_9_during_a_run(
     spark: SparkSession,
     worker_factory: Callable[..., LiveWorker],
     idempotent: bool,
+    instance_id: str,
     messages: int,
     kills: int,
     rate: int,
 ) -> None:
     # Archive files commit within a second, so the batch can follow right after.
-    env = {"LIVE_IDEMPOTENT": "1" if idempotent else "0", "ARCHIVE_ROTATE_SECONDS": "1"}
+    env = {
+        "LIVE_IDEMPOTENT": "1" if idempotent else "0",
+        "ARCHIVE_ROTATE_SECONDS": "1",
+        "WORKER_INSTANCE_ID": instance_id,
+    }
     if not idempotent:
         # A replay must be certain: rows written (and their events acked) quickly, offsets
         # committed only after the run. The archive agent used to hold the group's
@@ -145,6 +156,9 @@ def test_kill_9_during_a_run(
         crash_and_recover(worker, random.Random(9), kills, corpus.messages)
     finally:
         feeder.join()
+    if instance_id:
+        # faust handed the id to the consumer: the broker names the member after it.
+        assert f"with member_id {instance_id}-" in worker.log_path.read_text(errors="replace")
     if idempotent:
         assert_views_match(worker, corpus)
         assert_batch_and_report_match(spark, webhdfs, worker, corpus)
