@@ -14,9 +14,11 @@ holding a few messages, then, `--runs` times each, with dynamic group membership
   the group until its session times out.
 
 Ready means `/health` answers `"status": "ok"`: table recovery complete, partitions
-assigned, no rebalance under way. Prints a table (median and max of each), then one
-JSON line with the medians: `cold_ready_s`, `restart_ready_s` (dynamic),
-`static_cold_ready_s`, `static_restart_ready_s`.
+assigned, no rebalance under way. The archive sink (its own consumer group) is timed
+separately, until it logged that it resumed every partition. Prints a table (median
+and max of each), then one JSON line with the medians: `cold_ready_s`,
+`restart_ready_s` (dynamic), `static_cold_ready_s`, `static_restart_ready_s`, and the
+same with `_archive_s` instead of `_ready_s`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -43,6 +46,8 @@ from devstack.webhdfs import WebHdfsServer
 ROOT = Path(__file__).resolve().parent.parent
 FAUST = str(Path(sys.executable).with_name("faust"))
 TIMEOUT_S = 120.0
+PARTITIONS = 4
+RESUMED = re.compile(rb"archive: partition (\d+) resumes")
 
 
 def healthy(url: str) -> bool:
@@ -53,9 +58,13 @@ def healthy(url: str) -> bool:
         return False
 
 
-def start_and_time(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], float]:
-    """Spawn the worker and return it with the seconds until `/health` said ok."""
+def start_and_time(
+    env: dict[str, str], log: Path, partitions: int
+) -> tuple[subprocess.Popen[bytes], float, float]:
+    """Spawn the worker; return it, the seconds until `/health` said ok and the seconds
+    until its archive sink resumed every partition (its `resumes` log line)."""
     url = f"http://127.0.0.1:{env['WORKER_PORT']}"
+    offset = log.stat().st_size if log.exists() else 0
     with open(log, "ab") as out:
         start = time.monotonic()
         proc = subprocess.Popen(
@@ -66,12 +75,21 @@ def start_and_time(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[byt
             cwd=ROOT,
             start_new_session=True,
         )
-    while not healthy(url):
+    ready = archiving = None
+    while ready is None or archiving is None:
         if proc.poll() is not None or time.monotonic() - start > TIMEOUT_S:
             kill(proc)
             raise SystemExit(f"the worker did not get ready; see {log}")
+        if ready is None and healthy(url):
+            ready = time.monotonic() - start
+        if archiving is None:
+            with open(log, "rb") as f:
+                f.seek(offset)
+                resumed = set(RESUMED.findall(f.read()))
+            if len(resumed) == partitions:
+                archiving = time.monotonic() - start
         time.sleep(0.05)
-    return proc, time.monotonic() - start
+    return proc, ready, archiving
 
 
 def kill(proc: subprocess.Popen[bytes]) -> None:
@@ -92,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             Broker(port=free_port(), log_path=work / "tansu.log") as broker,
             WebHdfsServer(work / "hdfs", port=0) as hdfs,
         ):
-            topic = create_topic(broker.bootstrap)
+            topic = create_topic(broker.bootstrap, PARTITIONS)
             produce_all(broker.bootstrap, topic, ten_word_messages(1000))
             # Interleaved, so that a slow spell of the shared machine hits both modes.
             for run in range(args.runs):
@@ -112,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
                     }
                     log = work / f"{app_id}.log"
                     for start in ("cold", "restart"):
-                        proc, seconds = start_and_time(env, log)
+                        proc, ready, archiving = start_and_time(env, log, PARTITIONS)
                         kill(proc)
-                        figures.setdefault(f"{mode} {start}", []).append(seconds)
+                        figures.setdefault(f"{mode} {start}", []).append(ready)
+                        figures.setdefault(f"{mode} {start}, archive", []).append(archiving)
                 print(
                     f"run {run + 1}: "
                     + ", ".join(f"{name} {values[-1]:.2f} s" for name, values in figures.items())
@@ -127,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         "dynamic restart": "restart_ready_s",
         "static cold": "static_cold_ready_s",
         "static restart": "static_restart_ready_s",
+        "dynamic cold, archive": "cold_archive_s",
+        "dynamic restart, archive": "restart_archive_s",
+        "static cold, archive": "static_cold_archive_s",
+        "static restart, archive": "static_restart_archive_s",
     }
     print(json.dumps({keys[k]: round(statistics.median(v), 2) for k, v in figures.items()}))
     return 0
