@@ -57,6 +57,9 @@ ENTRIES_SKIPPED = Counter(
 )
 
 ROWS_WRITTEN = Counter("wordstream_live_rows_written", "Table rows written (write-behind flushes)")
+TICKS_SENT = Counter(
+    "wordstream_live_ticks_sent", "Empty updates sent to quiet partitions so their rows get written"
+)
 ROWS_DROPPED = Counter(
     "wordstream_live_rows_dropped", "Unwritten rows dropped on rebalance (their updates replay)"
 )
@@ -171,9 +174,30 @@ async def apply_updates(stream: StreamT[bytes]) -> None:
     """Fold each update into its rows (replayed entries skipped); write rows behind."""
     async for event in cast(Stream[bytes], stream).noack().events():
         now = time.monotonic()
+        partition = event.message.partition
+        if event.value == counting.TICK and not pending.holds(partition):
+            event.ack()  # nothing held before it: acking it cannot pass an unacked event
+            continue
         _fold(event, now)
-        if pending.due(event.message.partition, now):
-            _flush(event.message.partition)
+        if pending.due(partition, now):
+            _flush(partition)
+
+
+@app.timer(interval=settings.live_flush_interval_ms / 1000)
+async def tick_quiet_partitions() -> None:
+    """Send a TICK to each partition holding rows past the flush interval.
+
+    Without it, rows changed just before the input went quiet would stay unwritten, and
+    their update records unacked (so replayed after any restart), until the next update
+    of that partition, however long that takes.
+    """
+    if app.in_transaction:
+        # exactly_once: sends belong to the transaction of a consumed event; a timer has
+        # none. Rows then wait for the partition's next update (replays stay no-ops).
+        return
+    for partition in pending.overdue(time.monotonic()):
+        TICKS_SENT.inc()
+        await _send_update(b"tick", counting.TICK, partition)
 
 
 # mode types handlers with an unparameterised TypeVar that no function satisfies.

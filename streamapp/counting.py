@@ -270,6 +270,13 @@ def encode_partitions(batch: Batch, partitions: int) -> dict[int, bytes]:
     return out
 
 
+# An update record that changes nothing. The write-behind writes a partition's held rows
+# only while a record of that partition is current (faust writes a table key to the
+# changelog partition of the current event), so a partition that went quiet gets one
+# of these to take its turn (docs/live.md, "Write-behind").
+TICK = orjson.dumps({"H": [], "w": {}})
+
+
 def decode_partition(payload: bytes) -> Update:
     """Inverse of `encode_partitions` for one record."""
     packed = orjson.loads(payload)

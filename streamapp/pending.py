@@ -60,6 +60,14 @@ class WriteBehind(Generic[T]):
             return False
         return now - held.since >= self.interval_s or len(held.words) >= self.max_rows
 
+    def holds(self, partition: int) -> bool:
+        """True when `partition` has unwritten rows or unacked events."""
+        return partition in self._held
+
+    def overdue(self, now: float) -> list[int]:
+        """The partitions whose rows should have been written by `now`."""
+        return [p for p in self._held if self.due(p, now)]
+
     def take(self, partition: int) -> Held[T] | None:
         """Remove and return what `partition` holds (to write it and ack its events).
 

@@ -256,3 +256,8 @@ def test_any_sequence_of_replays_counts_each_message_once(data: st.DataObject) -
     assert rows.get("", {"h": {}})["h"] == per_hour
     held = Counter({(w, h): c for w, row in rows.items() if w for h, c in row["h"].items() if c})
     assert held == word_hours
+
+
+def test_a_tick_decodes_to_an_update_that_changes_nothing() -> None:
+    update = counting.decode_partition(counting.TICK)
+    assert update.words == {} and update.totals is None

@@ -57,3 +57,15 @@ def test_written_rows_are_reused_once_and_bounded() -> None:
     assert wb.clean_word(0, "b") is None and wb.clean_word(0, "c") == {"n": 3}
     wb.drop()
     assert wb.clean_word(0, "d") is None  # a revoked partition may come back changed
+
+
+def test_overdue_lists_only_partitions_holding_rows_past_the_interval() -> None:
+    wb: WriteBehind[str] = WriteBehind(interval_s=2.0, max_rows=100)
+    wb.partition(0, now=10.0).events.append("e0")
+    wb.partition(2, now=11.0).events.append("e2")
+    assert wb.holds(0) and wb.holds(2) and not wb.holds(1)
+    assert wb.overdue(now=11.9) == []
+    assert wb.overdue(now=12.5) == [0]
+    assert sorted(wb.overdue(now=13.0)) == [0, 2]
+    wb.take(0)
+    assert not wb.holds(0) and wb.overdue(now=99.0) == [2]
