@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,7 @@ sys.path.insert(0, str(REPO))
 from devstack.broker import Broker  # noqa: E402
 from devstack.ports import free_port  # noqa: E402
 from devstack.webhdfs import WebHdfsServer  # noqa: E402
+from devstack.worker_env import worker_env  # noqa: E402
 from streamapp.archive.core import (  # noqa: E402
     Committed,
     PartitionLog,
@@ -88,22 +88,17 @@ def bench_sink(broker: Broker, hdfs: WebHdfsServer, n: int, workdir: Path) -> di
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
     admin.create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result(30)
     produce(broker.bootstrap, topic, n)
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP": broker.bootstrap,
-        "KAFKA_TOPIC": topic,
-        "DLQ_TOPIC": f"{topic}.rejected",
-        "APP_ID": f"bench_{uuid.uuid4().hex[:8]}",
-        "WORKER_HOST": "127.0.0.1",
-        "WORKER_PORT": str(free_port()),
-        "STATE_DIR": str(workdir / "state"),
-        "HDFS_URL": hdfs.url,
+    env = worker_env(
+        broker.bootstrap,
+        topic,
+        f"bench_{uuid.uuid4().hex[:8]}",
+        str(workdir / "state"),
+        hdfs_url=hdfs.url,
         # Rotate by records well below the backlog, so the timed window (first committed
         # file to the last) spans the whole drain, and by age quickly, so the end of the
         # run is not spent waiting for the last partial files to age out.
-        "ARCHIVE_ROTATE_RECORDS": "5000",
-        "ARCHIVE_ROTATE_SECONDS": "1",
-    }
+        extra={"ARCHIVE_ROTATE_RECORDS": "5000", "ARCHIVE_ROTATE_SECONDS": "1"},
+    )
     client = InsecureClient(hdfs.url)
     with open(workdir / "worker.log", "wb") as log:
         proc = subprocess.Popen(

@@ -19,7 +19,7 @@ from typing import Any
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from devstack.ports import free_port
+from devstack.worker_env import worker_env
 
 ROOT = Path(__file__).resolve().parent.parent
 FAUST = str(Path(sys.executable).with_name("faust"))
@@ -62,23 +62,21 @@ class Worker:
     """A `faust worker` subprocess of bench/live_apps.py in one BENCH_MODE."""
 
     def __init__(self, mode: str, bootstrap: str, topic: str, extra: dict[str, str] | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.state = tempfile.mkdtemp(prefix="live-bench-")
         self.log = open(Path(self.state) / "worker.log", "wb")  # noqa: SIM115
-        env = {
-            **os.environ,
-            "PYTHONPATH": f"{ROOT / 'bench'}{os.pathsep}{ROOT}",
-            "BENCH_MODE": mode,
-            "KAFKA_BOOTSTRAP": bootstrap,
-            "KAFKA_TOPIC": topic,
-            "DLQ_TOPIC": f"{topic}.rejected",
-            "APP_ID": f"bench_{mode}_{uuid.uuid4().hex[:8]}",
-            "WORKER_HOST": "127.0.0.1",
-            "WORKER_PORT": str(self.port),
-            "STATE_DIR": self.state,
-            **(extra or {}),
-        }
+        env = worker_env(
+            bootstrap,
+            topic,
+            f"bench_{mode}_{uuid.uuid4().hex[:8]}",
+            self.state,
+            extra={
+                "PYTHONPATH": f"{ROOT / 'bench'}{os.pathsep}{ROOT}",
+                "BENCH_MODE": mode,
+                **(extra or {}),
+            },
+        )
+        self.port = int(env["WORKER_PORT"])
+        self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [FAUST, "-A", "live_apps", "worker", "-l", "warn"],
             env=env,

@@ -42,6 +42,7 @@ from live_common import create_topic, produce_all, ten_word_messages
 from devstack.broker import Broker
 from devstack.ports import free_port
 from devstack.webhdfs import WebHdfsServer
+from devstack.worker_env import worker_env
 
 ROOT = Path(__file__).resolve().parent.parent
 FAUST = str(Path(sys.executable).with_name("faust"))
@@ -116,18 +117,15 @@ def main(argv: list[str] | None = None) -> int:
             for run in range(args.runs):
                 for mode in ("dynamic", "static"):
                     app_id = f"startup_{uuid.uuid4().hex[:8]}"
-                    env = {
-                        **os.environ,
-                        "KAFKA_BOOTSTRAP": broker.bootstrap,
-                        "KAFKA_TOPIC": topic,
-                        "DLQ_TOPIC": f"{topic}.rejected",
-                        "APP_ID": app_id,
-                        "WORKER_HOST": "127.0.0.1",
-                        "WORKER_PORT": str(free_port()),
-                        "STATE_DIR": str(work / app_id),
-                        "HDFS_URL": hdfs.url,
-                        "WORKER_INSTANCE_ID": "worker-1" if mode == "static" else "",
-                    }
+                    instance_id = "worker-1" if mode == "static" else ""
+                    env = worker_env(
+                        broker.bootstrap,
+                        topic,
+                        app_id,
+                        str(work / app_id),
+                        hdfs_url=hdfs.url,
+                        extra={"WORKER_INSTANCE_ID": instance_id},
+                    )
                     log = work / f"{app_id}.log"
                     for start in ("cold", "restart"):
                         proc, ready, archiving = start_and_time(env, log, PARTITIONS)
