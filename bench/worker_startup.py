@@ -30,22 +30,19 @@ import re
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 import uuid
 from pathlib import Path
 
-from live_common import create_topic, produce_all, ten_word_messages
+from live_common import FAUST, ROOT, create_topic, produce_all, ten_word_messages
 
 from devstack.broker import Broker
 from devstack.ports import free_port
 from devstack.webhdfs import WebHdfsServer
 from devstack.worker_env import worker_env
 
-ROOT = Path(__file__).resolve().parent.parent
-FAUST = str(Path(sys.executable).with_name("faust"))
 TIMEOUT_S = 120.0
 PARTITIONS = 4
 RESUMED = re.compile(rb"archive: partition (\d+) resumes")
