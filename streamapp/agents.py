@@ -1,26 +1,36 @@
 """Live counting agents and tables: thin faust edges around `streamapp.counting`.
 
-`count_batches` reads `data_stream` in batches, pre-aggregates each batch into one
-update per distinct word plus one totals update, and sends them to the internal update
-topic, one record per table partition (a word's update goes to the partition that owns
-the word); `apply_updates` folds them into the tables with the idempotent rule.
-See docs/live.md.
+`count_batches` reads `data_stream` in batches, tells each source partition's new
+messages from replays and from a log that started again (`streamapp.lineage`, the
+archive's detector), pre-aggregates each batch into one update per distinct word plus
+one totals update, and sends them to the internal update topic, one record per table
+partition (a word's update goes to the partition that owns the word); `apply_updates`
+folds them into the tables with the idempotent rule. See docs/live.md.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+import weakref
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from faust import Stream
-from faust.types import EventT, StreamT
+from faust.streams import _current_event
+from faust.types import TP, EventT, StreamT
 from mode.types.signals import BaseSignalT
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from streamapp import counting
 from streamapp.app import app, settings, source_topic
+from streamapp.archive.core import encode_record
+from streamapp.lineage import Lineage, Seen
 from streamapp.pending import WriteBehind
+
+log = logging.getLogger(__name__)
 
 PARTITIONS = settings.live_partitions
 IDEMPOTENT = bool(settings.live_idempotent)
@@ -39,6 +49,11 @@ dlq_topic = app.topic(settings.dlq_topic, key_type=bytes, value_type=bytes, valu
 # Rows are JSON documents (see counting.apply_word / apply_totals); a missing key is None.
 word_table = app.Table("live-words", partitions=PARTITIONS, key_type=str)
 totals_table = app.Table("live-totals", partitions=PARTITIONS, key_type=str)
+# Per source partition, what `count_batches` has taken of its log (`lineage.Seen`), kept
+# beside the rows in RocksDB: it must outlive a broker that restarts empty, as the rows'
+# offset marks do. Co-partitioned with the source topic (same partition count), so the
+# worker that reads source partition p owns row p.
+lineage_table = app.Table("live-lineage", partitions=settings.topic_partitions, key_type=str)
 
 MESSAGES = Counter("wordstream_live_messages", "Valid source messages counted (incl. replays)")
 REJECTED = Counter("wordstream_live_rejected", "Non-UTF-8 messages sent to the dead-letter topic")
@@ -60,6 +75,15 @@ ROWS_WRITTEN = Counter("wordstream_live_rows_written", "Table rows written (writ
 TICKS_SENT = Counter(
     "wordstream_live_ticks_sent", "Empty updates sent to quiet partitions so their rows get written"
 )
+LOG_RESTARTS = Counter(
+    "wordstream_live_log_restarts",
+    "Source partitions whose offsets went back to a new log (topic recreated, broker reset)",
+)
+GENERATION = Gauge(
+    "wordstream_live_generation",
+    "The generation of each source partition's log the live layer counts in",
+    ["partition"],
+)
 ROWS_DROPPED = Counter(
     "wordstream_live_rows_dropped", "Unwritten rows dropped on rebalance (their updates replay)"
 )
@@ -76,14 +100,14 @@ async def _send_update(key: bytes, value: bytes, partition: int) -> None:
     )
 
 
-async def _send_batch(records: dict[int, list[counting.Record]]) -> None:
+async def _send_batch(records: dict[counting.Source, list[counting.Record]]) -> None:
     batch = counting.aggregate(records)
-    for partition, record in batch.rejected:
+    for source, record in batch.rejected:
         await dlq_topic.send(
             key=record.key,
             value=record.value,
             headers={
-                "source_partition": str(partition).encode(),
+                "source_partition": str(source.partition).encode(),
                 "source_offset": str(record.offset).encode(),
             },
         )
@@ -98,6 +122,111 @@ async def _send_batch(records: dict[int, list[counting.Record]]) -> None:
     MESSAGES.inc(n_messages - len(batch.rejected))
 
 
+# A source message on its way through a lineage: its record and the event to ack.
+Taken = tuple[counting.Record, EventT]
+
+# The lineage of each source partition this worker reads, loaded from `lineage_table`
+# on first use after an assignment.
+lineages: dict[int, Lineage[Taken]] = {}
+# Events whose verdict (replay or new log) is still open when their batch ends: they
+# hold an extra reference, so faust's ack at the end of the batch does not let the
+# partition's committed offset pass them; settling them acks them for good.
+_unsettled: set[int] = set()
+
+
+@contextlib.contextmanager
+def _as_current(event: EventT) -> Iterator[None]:
+    """Make `event` faust's current event: a table reads and writes the partition of
+    the current event, and a batch holds events of several partitions."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def _lineage(partition: int, event: EventT) -> Lineage[Taken]:
+    found = lineages.get(partition)
+    if found is not None:
+        return found
+    with _as_current(event):
+        stored = lineage_table.get(str(partition))
+    seen = Seen(stored["g"], stored["o"], stored["f"]) if stored else Seen()
+    lineage = lineages[partition] = Lineage(seen, _fingerprint(partition))
+    GENERATION.labels(str(partition)).set(seen.gen)
+    return lineage
+
+
+def _fingerprint(partition: int) -> Callable[[Taken], str]:
+    """The archive's fingerprint of a message (any stable digest would do; one is enough)."""
+
+    def fingerprint(taken: Taken) -> str:
+        r = taken[0]
+        return encode_record(partition, r.offset, r.timestamp_ms, r.key, r.value).fingerprint
+
+    return fingerprint
+
+
+def _settle(settled: list[Taken], out: list[counting.Record]) -> None:
+    for record, event in settled:
+        out.append(record)
+        if id(event) in _unsettled:
+            _unsettled.discard(id(event))
+            event.ack()
+
+
+def _sources(events: list[EventT]) -> dict[counting.Source, list[counting.Record]]:
+    """The batch's records per source (generation, partition), replays included."""
+    by_source: dict[counting.Source, list[counting.Record]] = defaultdict(list)
+    for event in events:
+        m = event.message
+        lineage = _lineage(m.partition, event)
+        record = counting.Record(m.offset, round(m.timestamp * 1000), m.value, m.key)
+        gen, last = lineage.gen, lineage.last
+        # The high watermark is evidence only for offsets at or below the last taken.
+        highwater = (
+            app.consumer.highwater(TP(m.topic, m.partition))
+            if last is not None and m.offset <= last
+            else None
+        )
+        out = lineage.offer(m.offset, (record, event), highwater)
+        if out.replayed:
+            # Sent again: the rows' marks make them no-ops, as for any replay.
+            _settle(out.replayed, by_source[counting.Source(gen, m.partition)])
+        if out.regressed:
+            LOG_RESTARTS.inc()
+            GENERATION.labels(str(m.partition)).set(lineage.gen)
+            log.warning(
+                "live: partition %d offsets went back (offset %d after %s; topic recreated "
+                "or broker restarted): counting generation %d as new messages, generation "
+                "%d kept",
+                m.partition,
+                m.offset,
+                last,
+                lineage.gen,
+                gen,
+            )
+        if out.taken:
+            _settle(out.taken, by_source[counting.Source(lineage.gen, m.partition)])
+    for lineage in lineages.values():
+        for _, (_, held) in lineage.held:
+            if id(held) not in _unsettled:
+                held.message.incref()
+                _unsettled.add(id(held))
+    return by_source
+
+
+def _remember(events: list[EventT]) -> None:
+    """Store each partition's lineage, so a restart tells replays from a new log."""
+    last_event: dict[int, EventT] = {}
+    for event in events:
+        last_event[event.message.partition] = event
+    for partition, event in last_event.items():
+        seen = lineages[partition].seen()
+        with _as_current(event):
+            lineage_table[str(partition)] = {"g": seen.gen, "o": seen.last, "f": seen.fingerprint}
+
+
 @app.agent(source_topic)
 async def count_batches(stream: StreamT[bytes]) -> None:
     """Count source messages a batch at a time (events are acked after their batch is sent)."""
@@ -105,13 +234,8 @@ async def count_batches(stream: StreamT[bytes]) -> None:
     # take_events (not in faust's StreamT interface) acks a batch after the loop body.
     batches = stream.take_events(settings.live_batch_max, within=within)  # type: ignore[attr-defined]
     async for events in batches:
-        by_partition: dict[int, list[counting.Record]] = defaultdict(list)
-        for event in events:
-            m = event.message
-            by_partition[m.partition].append(
-                counting.Record(m.offset, round(m.timestamp * 1000), m.value, m.key)
-            )
-        await _send_batch(by_partition)
+        await _send_batch(_sources(events))
+        _remember(events)
 
 
 pending: WriteBehind[EventT] = WriteBehind(
@@ -205,5 +329,8 @@ async def tick_quiet_partitions() -> None:
 async def _forget_unwritten(
     sender: Any, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
 ) -> None:
-    """Partitions may move: drop unwritten rows; their unacked updates get replayed."""
+    """Partitions may move: drop unwritten rows (their unacked updates get replayed) and
+    the lineages in memory (reloaded from the table by the partitions' next owner)."""
     ROWS_DROPPED.inc(pending.drop())
+    lineages.clear()  # unsettled events stay unacked: the partitions' next owner replays them
+    _unsettled.clear()

@@ -8,11 +8,13 @@ rows with `apply_word`/`apply_totals`.
 
 Idempotency (docs/live.md): an update lists the source *offsets* it counts, with a
 count per offset (a word's occurrences in that message; for the totals, the message's
-word count), in ascending order. A row keeps,
-per source partition, the highest offset it has applied (its high-water mark); applying
-an update counts only its entries above that mark. Because every sender recounts the
+word count), in ascending order. A row keeps, per source (generation and partition,
+`Source.key`), the highest offset it has applied (its high-water mark); applying an
+update counts only its entries above that mark. Because every sender recounts the
 same offsets identically, a replay -- however the replayed batches are cut -- only
-carries entries at or below the mark, and applying it is a no-op.
+carries entries at or below the mark, and applying it is a no-op. When a partition's
+log starts again (`streamapp.lineage`), its offsets start again in a new generation,
+under marks of their own.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import accumulate, pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -34,6 +36,18 @@ from streamapp.tokenize import words
 HOUR_MS = 3_600_000
 REJECTED = -1  # the word count a totals entry carries for a rejected (non-UTF-8) message
 TOTALS_KEY = "totals"  # the one row of the totals table
+
+
+class Source(NamedTuple):
+    """Where source messages come from: a partition's log, in one generation."""
+
+    gen: int
+    partition: int
+
+    @property
+    def key(self) -> str:
+        """The source as updates and rows name it (contract notation `<gen>:<partition>`)."""
+        return f"{self.gen}:{self.partition}"
 
 
 @dataclass(frozen=True)
@@ -72,8 +86,8 @@ class Slice:
 class Batch:
     """What a batch of source records turns into."""
 
-    slices: dict[int, Slice]  # per source partition
-    rejected: list[tuple[int, Record]]  # (source partition, record)
+    slices: dict[Source, Slice]
+    rejected: list[tuple[Source, Record]]
 
 
 @lru_cache(maxsize=4096)
@@ -96,13 +110,13 @@ def decode(value: bytes | None) -> str | None:
         return None
 
 
-def aggregate(batch: Mapping[int, Iterable[Record]]) -> Batch:
-    """Pre-aggregate a batch (records per source partition): per partition, each word's
-    occurrences and each message's word count."""
-    slices: dict[int, Slice] = {}
-    rejected: list[tuple[int, Record]] = []
-    for partition, records in batch.items():
-        part = slices[partition] = Slice()
+def aggregate(batch: Mapping[Source, Iterable[Record]]) -> Batch:
+    """Pre-aggregate a batch (records per source): per source, each word's occurrences
+    and each message's word count."""
+    slices: dict[Source, Slice] = {}
+    rejected: list[tuple[Source, Record]] = []
+    for source, records in batch.items():
+        part = slices[source] = Slice()
         seen, by_word = part.messages, part.words
         for record in sorted(records, key=lambda r: r.offset):
             offset = record.offset
@@ -111,7 +125,7 @@ def aggregate(batch: Mapping[int, Iterable[Record]]) -> Batch:
             seen.hours.append(hour_of(record.timestamp_ms))
             if text is None:
                 seen.counts.append(REJECTED)
-                rejected.append((partition, record))
+                rejected.append((source, record))
                 continue
             found = words(text)
             seen.counts.append(len(found))
@@ -145,8 +159,8 @@ def partition_for(key: str, partitions: int) -> int:
 
 # --- wire format ------------------------------------------------------------------
 #
-# One JSON record per table partition: {"H": [hour labels], "w": {word: {source
-# partition: span}}, "t": {source partition: span}} (the totals only in the partition
+# One JSON record per table partition: {"H": [hour labels], "w": {word: {source key:
+# span}}, "t": {source key: span}} (the totals only in the partition
 # that owns them). A span is [lo, hi, summary, detail]: the lowest and highest source
 # offset it counts, per hour [hour index, entries, count, rejected], and the per-offset
 # entries as a string "offset deltas|counts|hour indexes" (counts omitted when all 1,
@@ -161,7 +175,7 @@ Summary = list[list[int]]  # [[hour index, entries, count, rejected], ...]
 # for a key's one entry there with a count of 1 (most spans: a rare word).
 Span = list[Any] | int
 ONCE: Summary = [[0, 1, 1, 0]]  # the summary of a bare-offset span
-Spans = dict[str, Span]  # per source partition (as a string: a JSON object key)
+Spans = dict[str, Span]  # per source key (`Source.key`; before generations: the partition)
 
 
 @dataclass
@@ -238,8 +252,8 @@ def encode_partitions(batch: Batch, partitions: int) -> dict[int, bytes]:
     index = {h: i for i, h in enumerate(labels)}
     one_hour = len(labels) == 1
     by_table: dict[int, dict[str, dict[str, Any]]] = {}
-    for partition, part in batch.slices.items():
-        key = str(partition)
+    for source, part in batch.slices.items():
+        key = source.key
         # Each offset's hour, needed only when the batch spans several hours.
         hour_at = (
             {} if one_hour else dict(zip(part.messages.offsets, part.messages.hours, strict=True))
@@ -256,8 +270,8 @@ def encode_partitions(batch: Batch, partitions: int) -> dict[int, bytes]:
             else:
                 spans[key] = _pack(word_entries(offsets, hour_at), index)
     totals = {
-        str(p): _pack(part.messages, index)
-        for p, part in batch.slices.items()
+        source.key: _pack(part.messages, index)
+        for source, part in batch.slices.items()
         if part.messages.offsets
     }
     totals_partition = partition_for(TOTALS_KEY, partitions)
@@ -297,7 +311,13 @@ def _unseen(
     else:
         lo, hi, summary, _ = span
     marks = row["s"]
-    mark = marks.get(key, -1)
+    mark = marks.get(key)
+    if mark is None:
+        # Rows written before generations keyed their marks by the bare partition:
+        # those marks are generation 0's.
+        gen, _, partition = key.partition(":")
+        mark = marks.pop(partition, -1) if gen == "0" else -1
+        marks[key] = mark
     if hi > mark:
         marks[key] = hi
     if not idem or lo > mark:
@@ -358,6 +378,20 @@ def apply_word(
     return row, added, skipped
 
 
+def _last_offsets(span: Span, labels: list[str], summary: Summary) -> dict[int, int]:
+    """Per hour index of `summary`, the highest offset of `span` in that hour."""
+    if isinstance(span, int):
+        return {summary[0][0]: span}
+    if len(summary) == 1:
+        return {summary[0][0]: span[1]}
+    index = {label: i for i, label in enumerate(labels)}
+    entries = span_entries(span, labels)
+    last: dict[int, int] = {}
+    for offset, hour in zip(entries.offsets, entries.hours, strict=True):
+        last[index[hour]] = offset  # ascending offsets: the last one seen is the highest
+    return last
+
+
 def apply_totals(
     row: dict[str, Any] | None,
     spans: Mapping[str, Span],
@@ -368,21 +402,36 @@ def apply_totals(
     """Fold a batch's message spans into the totals row; return it, entries added, skipped.
 
     The row is `{"n": [messages, words, rejected], "h": {hour: [messages, words]},
-    "s": {source partition: mark}}`; rejected messages count only as rejected.
+    "s": {source key: mark}, "g": {source key: [messages, words, rejected, last offset]},
+    "c": {hour: {source key: [messages, words, last offset]}}}`: all-time totals, per
+    hour, and the same per source (all time, and per hour: the cells the report
+    reconciles with the batch's). Rejected messages count only as rejected.
     """
     row = row if row is not None else {"n": [0, 0, 0], "h": {}, "s": {}}
     totals = row["n"]
     per_hour = row["h"]
+    per_source = row.setdefault("g", {})
+    cells = row.setdefault("c", {})
     added = skipped = 0
     new_hour = False
     for key, span in spans.items():
         summary, n_skipped = _unseen(row, key, span, labels, idempotent)
         skipped += n_skipped
+        if not summary:
+            continue
+        last_at = _last_offsets(span, labels, summary)
+        source = per_source.get(key)
+        if source is None:
+            source = per_source[key] = [0, 0, 0, -1]
         for hour_index, entries, n_words, rejected in summary:
             added += entries
             totals[0] += entries - rejected
             totals[1] += n_words
             totals[2] += rejected
+            source[0] += entries - rejected
+            source[1] += n_words
+            source[2] += rejected
+            source[3] = max(source[3], last_at[hour_index])
             if entries == rejected:
                 continue
             hour = labels[hour_index]
@@ -392,8 +441,16 @@ def apply_totals(
                 new_hour = True
             slot[0] += entries - rejected
             slot[1] += n_words
+            cell = cells.setdefault(hour, {}).get(key)
+            if cell is None:
+                cell = cells[hour][key] = [0, 0, -1]
+            cell[0] += entries - rejected
+            cell[1] += n_words
+            cell[2] = max(cell[2], last_at[hour_index])
     if new_hour:
         _prune_hours(per_hour, retention_hours)
+        for hour in [h for h in cells if h not in per_hour]:
+            del cells[hour]
     return row, added, skipped
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from streamapp.errors import WordstreamError
+from streamapp.lineage import Lineage, Seen
 
 T = TypeVar("T")
 
@@ -370,60 +371,62 @@ class PartitionLog(Generic[T]):
 
     An offset at or below the last one taken (or, at start, the last committed one)
     is either a replay or a regression. Replays happen after a restart (the Kafka
-    commit lags the archive) and within a session (faust seeks back to the committed
-    offset when its flow is stopped). A regression means the log itself was replaced
-    (topic recreated, memory-only broker restarted): those are new messages, archived
-    in a new generation. The two are told apart by the broker's high watermark and by
-    comparing the message at the last offset taken with the fingerprint kept of it;
-    messages waiting for that verdict are held.
+    commit lags the archive) and within a session (a seek back to the committed
+    offset). A regression means the log itself was replaced (topic recreated,
+    memory-only broker restarted): those are new messages, archived in a new
+    generation. `streamapp.lineage` tells the two apart, for the live layer too.
     """
 
     def __init__(self, topic: str, partition: int, committed: Committed, policy: RotationPolicy):
         self.topic = topic
         self.partition = partition
         self.policy = policy
-        self.gen = committed.gen
+        self.lineage: Lineage[tuple[Record, T]] = Lineage(
+            Seen(committed.gen, committed.last, committed.fingerprint), _record_fingerprint
+        )
         self.durable_last = committed.last  # archived before this session
-        self.last = committed.last  # newest offset taken (archived or batched)
-        self.last_fingerprint = committed.fingerprint
-        self.verifying: list[tuple[Record, T]] = []
         self.open: Batch[T] | None = None
+
+    @property
+    def gen(self) -> int:
+        """The generation new records are archived in."""
+        return self.lineage.gen
+
+    @property
+    def last(self) -> int | None:
+        """The newest offset taken (archived or batched)."""
+        return self.lineage.last
+
+    @property
+    def verifying(self) -> list[tuple[int, tuple[Record, T]]]:
+        """Records at offsets below the last taken, held until replay or regression is known."""
+        return self.lineage.held
 
     @property
     def held_bytes(self) -> int:
         """Bytes of records held in memory (open batch and verification window)."""
         opened = self.open.nbytes if self.open else 0
-        return opened + sum(len(r.line) for r, _ in self.verifying)
+        return opened + sum(len(r.line) for _, (r, _) in self.lineage.held)
 
     def offer(self, record: Record, token: T, now: float, highwater: int | None) -> Step[T]:
         """Take one record (offsets ascending, except after a seek or a regression)."""
         step: Step[T] = Step()
-        last = self.last
-        if self.verifying:
-            assert last is not None
-            if record.offset < last:
-                self.verifying.append((record, token))
-            elif record.offset == last and record.fingerprint != self.last_fingerprint:
-                held, self.verifying = [*self.verifying, (record, token)], []
-                self._regress(step, held, now)
-            elif record.offset == last:
-                self._release(step, [*self.verifying, (record, token)])
-            else:
-                # The log skipped the last offset taken (compaction): a replay.
-                self._release(step, self.verifying)
-                self._accept(step, record, token, now)
-            return step
-        if last is None or record.offset > last:
-            self._accept(step, record, token, now)
-        elif highwater is not None and highwater <= last:
-            self._regress(step, [(record, token)], now)
-        elif record.offset == last:
-            if record.fingerprint == self.last_fingerprint:
-                self._release(step, [(record, token)])
-            else:
-                self._regress(step, [(record, token)], now)
-        else:
-            self.verifying.append((record, token))
+        out = self.lineage.offer(record.offset, (record, token), highwater)
+        if out.replayed:
+            # Replays of messages archived before this session are acked so the Kafka
+            # offset moves on; replays of messages taken in this session are dropped:
+            # their first delivery is acked once its file is committed.
+            last = self.durable_last
+            step.acks.extend(t for r, t in out.replayed if last is not None and r.offset <= last)
+        if out.regressed:
+            # The open batch belongs to the old generation (a batch keeps the one it
+            # was opened in); nothing of the old log is durable in the new one.
+            sealed = self.seal()
+            if sealed is not None:
+                step.sealed.append(sealed)
+            self.durable_last = None
+        for taken, taken_token in out.taken:
+            self._accept(step, taken, taken_token, now)
         return step
 
     def tick(self, now: float) -> Batch[T] | None:
@@ -437,35 +440,19 @@ class PartitionLog(Generic[T]):
         batch, self.open = self.open, None
         return batch
 
-    def _release(self, step: Step[T], replayed: list[tuple[Record, T]]) -> None:
-        self.verifying = []
-        # Replays of messages archived before this session are acked so the Kafka
-        # offset moves on; replays of messages taken in this session are dropped:
-        # their first delivery is acked once its file is committed.
-        last = self.durable_last
-        step.acks.extend(t for r, t in replayed if last is not None and r.offset <= last)
-
-    def _regress(self, step: Step[T], held: list[tuple[Record, T]], now: float) -> None:
-        sealed = self.seal()
-        if sealed is not None:
-            step.sealed.append(sealed)
-        self.gen += 1
-        self.durable_last = self.last = self.last_fingerprint = None
-        self.verifying = []
-        for record, token in held:
-            self._accept(step, record, token, now)
-
     def _accept(self, step: Step[T], record: Record, token: T, now: float) -> None:
         if self.open is None:
             self.open = Batch(self.topic, self.partition, self.gen, now)
         self.open.add(record, token)
-        self.last = record.offset
-        self.last_fingerprint = record.fingerprint
         p = self.policy
         if len(self.open.records) >= p.max_records or self.open.nbytes >= p.max_bytes:
             sealed = self.seal()
             assert sealed is not None
             step.sealed.append(sealed)
+
+
+def _record_fingerprint(held: tuple[Record, Any]) -> str:
+    return held[0].fingerprint
 
 
 def intent_marker(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import pairwise
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamapp import counting
-from streamapp.counting import Record
+from streamapp.counting import Record, Source
 from streamapp.tokenize import words
 
 HOUR = counting.HOUR_MS
@@ -34,6 +35,15 @@ def apply_batch(rows: dict[str, Any], batch: counting.Batch, idempotent: bool = 
             )
 
 
+def aggregate(records: Mapping[int, Iterable[Record]], gen: int = 0) -> counting.Batch:
+    """`counting.aggregate` of records per source partition, all in generation `gen`."""
+    return counting.aggregate({Source(gen, p): r for p, r in records.items()})
+
+
+def S(partition: int, gen: int = 0) -> Source:  # noqa: N802 - reads like the contract's key
+    return Source(gen, partition)
+
+
 def word_counts(rows: dict[str, Any]) -> dict[str, int]:
     return {w: row["n"] for w, row in rows.items() if w and row["n"]}
 
@@ -43,29 +53,29 @@ def test_aggregate_keeps_each_words_occurrences_per_source_partition() -> None:
         0: [Record(5, T0, "Été, ÉTÉ et e\u0301te\u0301 !".encode()), Record(6, T0, b"")],
         1: [Record(2, T0 + HOUR, "été 😀 مرحبا".encode()), Record(3, T0, b"\xff\xfe")],
     }
-    batch = counting.aggregate(records)
-    assert sorted(batch.slices[0].words) == ["et", "été"]
-    assert batch.slices[0].words["été"] == [5, 5, 5]  # three occurrences in message 5
-    assert batch.slices[1].words == {"été": [2], "مرحبا": [2]}
-    assert batch.slices[1].messages.offsets[0] == 2
-    assert batch.slices[1].messages.hours[0] == counting.hour_of(T0 + HOUR)
-    assert batch.slices[0].messages.counts == [4, 0]  # the empty message counts, with 0 words
-    assert batch.slices[1].messages.counts == [2, counting.REJECTED]
-    assert batch.rejected == [(1, records[1][1])]
+    batch = aggregate(records)
+    assert sorted(batch.slices[S(0)].words) == ["et", "été"]
+    assert batch.slices[S(0)].words["été"] == [5, 5, 5]  # three occurrences in message 5
+    assert batch.slices[S(1)].words == {"été": [2], "مرحبا": [2]}
+    assert batch.slices[S(1)].messages.offsets[0] == 2
+    assert batch.slices[S(1)].messages.hours[0] == counting.hour_of(T0 + HOUR)
+    assert batch.slices[S(0)].messages.counts == [4, 0]  # the empty message counts, with 0 words
+    assert batch.slices[S(1)].messages.counts == [2, counting.REJECTED]
+    assert batch.rejected == [(S(1), records[1][1])]
 
 
 def test_aggregate_sorts_each_partition_by_offset() -> None:
-    batch = counting.aggregate({0: [Record(9, T0, b"b a"), Record(4, T0, b"a")]})
-    assert batch.slices[0].words["a"] == [4, 9]
-    assert batch.slices[0].messages.offsets == [4, 9]
+    batch = aggregate({0: [Record(9, T0, b"b a"), Record(4, T0, b"a")]})
+    assert batch.slices[S(0)].words["a"] == [4, 9]
+    assert batch.slices[S(0)].messages.offsets == [4, 9]
 
 
 def test_encode_sends_one_record_per_owning_partition_and_always_the_totals() -> None:
-    batch = counting.aggregate({0: [Record(i, T0, f"w{i}".encode()) for i in range(40)]})
+    batch = aggregate({0: [Record(i, T0, f"w{i}".encode()) for i in range(40)]})
     payloads = counting.encode_partitions(batch, 4)
     owners = {counting.partition_for(f"w{i}", 4) for i in range(40)}
     assert set(payloads) == owners | {counting.partition_for(counting.TOTALS_KEY, 4)}
-    empty = counting.encode_partitions(counting.aggregate({0: [Record(0, T0, b"")]}), 4)
+    empty = counting.encode_partitions(aggregate({0: [Record(0, T0, b"")]}), 4)
     assert list(empty) == [counting.partition_for(counting.TOTALS_KEY, 4)]
 
 
@@ -96,35 +106,35 @@ def test_wire_format_round_trips_several_hours_and_counts() -> None:
         0: [Record(1, T0, b"x")],
         2: [Record(4, T0, b""), Record(5, T0, b"\xff")],
     }
-    payloads = counting.encode_partitions(counting.aggregate(records), 4)
+    payloads = counting.encode_partitions(aggregate(records), 4)
     update = counting.decode_partition(payloads[counting.partition_for("x", 4)])
     totals = counting.decode_partition(
         payloads[counting.partition_for(counting.TOTALS_KEY, 4)]
     ).totals
     x, labels = update.words["x"], update.labels
-    assert counting.span_entries(x["3"], labels) == counting.Entries(
+    assert counting.span_entries(x["0:3"], labels) == counting.Entries(
         [7, 9, 10, 400], [c, b, a, b], [1, 5, 1, 2]
     )
-    assert counting.span_entries(x["0"], labels) == counting.Entries([1], [a], [1])
-    assert x["3"][:2] == [7, 400]  # lowest and highest offset
+    assert counting.span_entries(x["0:0"], labels) == counting.Entries([1], [a], [1])
+    assert x["0:3"][:2] == [7, 400]  # lowest and highest offset
     assert totals is not None
-    assert counting.span_entries(totals["2"], labels) == counting.Entries(
+    assert counting.span_entries(totals["0:2"], labels) == counting.Entries(
         [4, 5], [a, a], [0, counting.REJECTED]
     )
     # The summary alone (what the receiver reads) per hour: [index, entries, count, rejected].
-    assert [[labels[i], *rest] for i, *rest in x["3"][2]] == [
+    assert [[labels[i], *rest] for i, *rest in x["0:3"][2]] == [
         [a, 1, 1, 0],
         [b, 2, 7, 0],
         [c, 1, 1, 0],
     ]
-    assert totals["2"][2] == [[labels.index(a), 2, 0, 1]]
+    assert totals["0:2"][2] == [[labels.index(a), 2, 0, 1]]
 
 
 def test_a_replay_straddling_the_mark_counts_only_the_new_offsets() -> None:
     rows: dict[str, Any] = {}
     log = [Record(i, T0 + (i // 3) * HOUR, b"a a b" if i % 2 else b"a") for i in range(8)]
-    apply_batch(rows, counting.aggregate({0: log[:4]}))
-    apply_batch(rows, counting.aggregate({0: log[2:8]}))  # offsets 2-3 again, 4-7 new
+    apply_batch(rows, aggregate({0: log[:4]}))
+    apply_batch(rows, aggregate({0: log[2:8]}))  # offsets 2-3 again, 4-7 new
     assert rows["a"]["n"] == 12 and rows["b"]["n"] == 4
     assert rows[""]["n"] == [8, 16, 0]
     assert sum(rows["a"]["h"].values()) == 12
@@ -133,11 +143,11 @@ def test_a_replay_straddling_the_mark_counts_only_the_new_offsets() -> None:
 def test_replayed_batch_is_a_no_op_and_new_entries_count_once() -> None:
     rows: dict[str, Any] = {}
     log = [Record(i, T0, f"w{i % 3} common".encode()) for i in range(10)]
-    apply_batch(rows, counting.aggregate({0: log[:6]}))
+    apply_batch(rows, aggregate({0: log[:6]}))
     # A replay from offset 2, cut differently: offsets 2-5 were applied, 6-9 are new.
-    apply_batch(rows, counting.aggregate({0: log[2:8]}))
-    apply_batch(rows, counting.aggregate({0: log[8:]}))
-    apply_batch(rows, counting.aggregate({0: log[4:10]}))
+    apply_batch(rows, aggregate({0: log[2:8]}))
+    apply_batch(rows, aggregate({0: log[8:]}))
+    apply_batch(rows, aggregate({0: log[4:10]}))
     expected = Counter(w for r in log for w in words(r.value.decode()))  # type: ignore[union-attr]
     assert word_counts(rows) == dict(expected)
     assert rows[""]["n"] == [10, 20, 0]
@@ -146,35 +156,31 @@ def test_replayed_batch_is_a_no_op_and_new_entries_count_once() -> None:
 def test_without_idempotency_a_replay_double_counts() -> None:
     rows: dict[str, Any] = {}
     log = [Record(i, T0, b"a") for i in range(4)]
-    apply_batch(rows, counting.aggregate({0: log}), idempotent=False)
-    apply_batch(rows, counting.aggregate({0: log[2:]}), idempotent=False)
+    apply_batch(rows, aggregate({0: log}), idempotent=False)
+    apply_batch(rows, aggregate({0: log[2:]}), idempotent=False)
     assert rows["a"]["n"] == 6
 
 
 def test_source_partitions_have_independent_marks() -> None:
     rows: dict[str, Any] = {}
-    apply_batch(rows, counting.aggregate({0: [Record(50, T0, b"a")]}))
-    apply_batch(rows, counting.aggregate({1: [Record(3, T0, b"a")]}))
+    apply_batch(rows, aggregate({0: [Record(50, T0, b"a")]}))
+    apply_batch(rows, aggregate({1: [Record(3, T0, b"a")]}))
     assert rows["a"]["n"] == 2
-    assert rows["a"]["s"] == {"0": 50, "1": 3}
+    assert rows["a"]["s"] == {"0:0": 50, "0:1": 3}
 
 
 def test_totals_count_rejected_apart_and_per_hour() -> None:
     rows: dict[str, Any] = {}
     apply_batch(
         rows,
-        counting.aggregate(
-            {0: [Record(0, T0, b"a b"), Record(1, T0 + HOUR, b"c"), Record(2, T0, b"\xff")]}
-        ),
+        aggregate({0: [Record(0, T0, b"a b"), Record(1, T0 + HOUR, b"c"), Record(2, T0, b"\xff")]}),
     )
     assert rows[""]["n"] == [2, 3, 1]
     assert rows[""]["h"] == {counting.hour_of(T0): [1, 2], counting.hour_of(T0 + HOUR): [1, 1]}
 
 
 def test_per_hour_counts_expire_after_the_retention() -> None:
-    batch = counting.aggregate(
-        {0: [Record(i, T0 + h * HOUR, b"w") for i, h in enumerate((0, 1, 5))]}
-    )
+    batch = aggregate({0: [Record(i, T0 + h * HOUR, b"w") for i, h in enumerate((0, 1, 5))]})
     payload = counting.encode_partitions(batch, 4)[counting.partition_for("w", 4)]
     update = counting.decode_partition(payload)
     row, added, _ = counting.apply_word(
@@ -227,12 +233,12 @@ def test_any_sequence_of_replays_counts_each_message_once(data: st.DataObject) -
             bounds = [start, *cuts, stop]
             for lo, hi in pairwise(bounds):
                 if hi > lo:
-                    apply_batch(rows, counting.aggregate({p: log[lo:hi]}))
+                    apply_batch(rows, aggregate({p: log[lo:hi]}))
             reached[p] = max(reached[p], stop)
     for p, log in enumerate(logs):  # catch up from a last restart point
         start = data.draw(st.integers(0, reached[p]), label="final restart")
         if len(log) > start:
-            apply_batch(rows, counting.aggregate({p: log[start:]}))
+            apply_batch(rows, aggregate({p: log[start:]}))
     decoded = [counting.decode(r.value) for log in logs for r in log]
     valid = [text for text in decoded if text is not None]
     expected = Counter(w for text in valid for w in words(text))
