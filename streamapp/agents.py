@@ -10,6 +10,7 @@ folds them into the tables with the idempotent rule. See docs/live.md.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -25,7 +26,7 @@ from mode.types.signals import BaseSignalT
 from prometheus_client import Counter, Gauge, Histogram
 
 from streamapp import counting
-from streamapp.app import app, settings, source_topic
+from streamapp.app import app, before_stop, settings, source_topic
 from streamapp.archive.core import encode_record
 from streamapp.lineage import Lineage, Seen
 from streamapp.pending import WriteBehind
@@ -227,6 +228,10 @@ def _remember(events: list[EventT]) -> None:
             lineage_table[str(partition)] = {"g": seen.gen, "o": seen.last, "f": seen.fingerprint}
 
 
+# The last offset `count_batches` has sent updates for, per source partition.
+counted: dict[int, int] = {}
+
+
 @app.agent(source_topic)
 async def count_batches(stream: StreamT[bytes]) -> None:
     """Count source messages a batch at a time (events are acked after their batch is sent)."""
@@ -236,6 +241,8 @@ async def count_batches(stream: StreamT[bytes]) -> None:
     async for events in batches:
         await _send_batch(_sources(events))
         _remember(events)
+        for event in events:
+            counted[event.message.partition] = event.message.offset
 
 
 pending: WriteBehind[EventT] = WriteBehind(
@@ -293,12 +300,24 @@ def _flush(partition: int) -> None:
         event.ack()
 
 
+# The key of the empty update a clean stop sends to each table partition it owns: its
+# arrival means every update sent before it has been folded, and writes them all.
+DRAIN = b"drain"
+drained: dict[int, asyncio.Event] = {}
+
+
 @app.agent(updates_topic)
 async def apply_updates(stream: StreamT[bytes]) -> None:
     """Fold each update into its rows (replayed entries skipped); write rows behind."""
     async for event in cast(Stream[bytes], stream).noack().events():
         now = time.monotonic()
         partition = event.message.partition
+        if event.key == DRAIN:
+            _flush(partition)
+            event.ack()
+            if (waiter := drained.get(partition)) is not None:
+                waiter.set()
+            continue
         if event.value == counting.TICK and not pending.holds(partition):
             event.ack()  # nothing held before it: acking it cannot pass an unacked event
             continue
@@ -334,3 +353,55 @@ async def _forget_unwritten(
     ROWS_DROPPED.inc(pending.drop())
     lineages.clear()  # unsettled events stay unacked: the partitions' next owner replays them
     _unsettled.clear()
+
+
+def _owned(topic: str) -> list[int]:
+    return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
+
+
+async def _drain() -> None:
+    """Before the worker stops: count what it consumed and write every row it holds.
+
+    Stop taking source messages; wait until every message fetched was sent as updates;
+    send a DRAIN record to each table partition this worker owns and wait until each
+    arrives, which writes that partition's rows (and acks their updates) behind all
+    earlier updates. Whatever is left then (a bound of LIVE_DRAIN_SECONDS) is replayed
+    from Kafka by the next owner. A memory-only dev broker keeps nothing over a
+    restart, so there a drained stop is the only one that loses nothing.
+    """
+    if app.in_transaction or not app.consumer.assignment():
+        return
+    started = time.monotonic()
+    deadline = started + settings.live_drain_seconds
+    source = [tp for tp in app.consumer.assignment() if tp.topic == source_topic.get_topic_name()]
+    app.consumer.pause_partitions(source)
+    while time.monotonic() < deadline:
+        positions = {tp: await app.consumer.position(tp) for tp in source}
+        if all(
+            pos is None or counted.get(tp.partition, -1) + 1 >= pos for tp, pos in positions.items()
+        ):
+            break
+        await asyncio.sleep(0.05)
+    mine = _owned(updates_topic.get_topic_name())
+    drained.clear()
+    drained.update({p: asyncio.Event() for p in mine})
+    for p in mine:
+        await _send_update(DRAIN, counting.TICK, p)
+    await app.producer.flush()
+    waits = [asyncio.create_task(e.wait()) for e in drained.values()]
+    if waits:
+        _, late = await asyncio.wait(waits, timeout=max(0.0, deadline - time.monotonic()))
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning(
+                "live: stopping with %d table partition(s) not drained after %d s; their "
+                "updates are replayed from Kafka (LIVE_DRAIN_SECONDS)",
+                len(late),
+                settings.live_drain_seconds,
+            )
+    await app.commit(None)  # type: ignore[arg-type]
+    log.info("live: drained in %.1f s", time.monotonic() - started)
+
+
+before_stop.append(_drain)

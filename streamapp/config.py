@@ -69,6 +69,9 @@ class Settings:
     live_flush_interval_ms: int = 2000  # LIVE_FLUSH_INTERVAL_MS: write-behind age of a row
     live_flush_rows: int = 50_000  # LIVE_FLUSH_ROWS: changed rows that force a write-behind
     live_hours_retention: int = 168  # LIVE_HOURS_RETENTION: hours of per-hour counts kept
+    # LIVE_DRAIN_SECONDS: on a clean stop, longest the worker waits for what it consumed
+    # to reach the tables before it stops anyway (the rest is replayed from Kafka)
+    live_drain_seconds: int = 20
     # LIVE_PARTITIONS: partitions of the live tables (and their update topic)
     live_partitions: int = 4
 
@@ -169,6 +172,7 @@ class Settings:
             "live_batch_within_ms",
             "live_flush_interval_ms",
             "live_flush_rows",
+            "live_drain_seconds",
             "live_partitions",
         ):
             if getattr(self, name) < 1:
