@@ -61,18 +61,23 @@ def _local_summary(n: int) -> dict[str, Any]:
         return {"ready": False, "partitions": []}
     totals: list[int] | None = None
     hours: dict[str, list[int]] = {}
+    sources: dict[str, list[int]] = {}
+    cells: dict[str, dict[str, list[int]]] = {}
     # Rows the write-behind holds are newer than the table's (see streamapp.pending).
     totals_row = pending.totals()
     if totals_row is None:
         totals_row = next(iter(totals_table.values()), None)
     if totals_row is not None:
         totals, hours = totals_row["n"], totals_row["h"]
+        sources, cells = totals_row.get("g", {}), totals_row.get("c", {})
     top = counting.top_n(_word_counts(), n) if n else []
     return {
         "ready": True,
         "partitions": _local_partitions(),
         "totals": totals,
         "hours": hours,
+        "sources": sources,
+        "cells": cells,
         "top": top,
     }
 
@@ -211,6 +216,44 @@ async def hours(self: web.View, request: web.Request) -> web.Response:
     except ViewError as exc:
         return _error(self, exc)
     return self.json({"hours": counting.merge_hours(a["hours"] for a in answers)})
+
+
+@app.page("/sources")
+async def sources(self: web.View, request: web.Request) -> web.Response:
+    """What was counted per source log (`<gen>:<partition>`): all time, and per hour."""
+    try:
+        answers = await _summaries(0)
+    except ViewError as exc:
+        return _error(self, exc)
+    # One worker owns the totals row; the others answer empty maps.
+    per_source = {k: v for a in answers for k, v in a.get("sources", {}).items()}
+    per_cell = [
+        (hour, k, v)
+        for a in answers
+        for hour, row in a.get("cells", {}).items()
+        for k, v in row.items()
+    ]
+    return self.json(
+        {
+            "sources": [
+                {"source": k, "messages": m, "words": w, "rejected": r, "last_offset": last}
+                for k, (m, w, r, last) in sorted(
+                    per_source.items(), key=lambda kv: _source_order(kv[0])
+                )
+            ],
+            "cells": [
+                {"hour": h, "source": k, "messages": m, "words": w, "last_offset": last}
+                for h, k, (m, w, last) in sorted(
+                    per_cell, key=lambda c: (c[0], _source_order(c[1]))
+                )
+            ],
+        }
+    )
+
+
+def _source_order(key: str) -> tuple[int, int]:
+    gen, _, partition = key.partition(":")
+    return int(gen), int(partition)
 
 
 @app.page("/health")

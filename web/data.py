@@ -306,6 +306,8 @@ class Live:
     totals: dict[str, int] | None
     hours: list[dict[str, Any]] | None
     error: str | None
+    # Per source log (`<gen>:<partition>`): what was counted, up to which offset.
+    sources: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -348,14 +350,16 @@ class ReportData:
         """Live totals and per-hour series (both read concurrently)."""
         totals_f = self._pool.submit(self._worker_get, "/totals")
         hours_f = self._pool.submit(self._worker_get, "/hours")
+        sources_f = self._pool.submit(self._worker_get, "/sources")
         try:
             totals = totals_f.result()
             messages = int(_field(totals, "messages", "/totals"))
             hours = _field(hours_f.result(), "hours", "/hours")
+            sources = _field(sources_f.result(), "sources", "/sources")
         except ReportError as exc:
             return Live(None, None, str(exc))
         self._observe(messages)
-        return Live(totals, hours, None)
+        return Live(totals, hours, None, sources)
 
     def live_top(self, n: int) -> list[dict[str, Any]]:
         """The worker's top-n words."""

@@ -170,6 +170,64 @@ def compare_totals(
 
 
 @dataclass(frozen=True)
+class Loss:
+    """Messages of a closed log that live counted and the archive never got."""
+
+    source: str  # `<gen>:<partition>`
+    live_last_offset: int
+    archived_last_offset: int | None  # None: nothing of this log in the snapshot
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "source": self.source,
+            "live_last_offset": self.live_last_offset,
+            "archived_last_offset": self.archived_last_offset,
+        }
+
+    def describe(self) -> str:
+        """One line for the page."""
+        gen, _, partition = self.source.partition(":")
+        first = 0 if self.archived_last_offset is None else self.archived_last_offset + 1
+        return (
+            f"partition {partition}, generation {gen}: offsets {first}-{self.live_last_offset} "
+            "were counted live but never archived, and that log is gone"
+        )
+
+
+def _split(source: str) -> tuple[int, int]:
+    gen, _, partition = source.partition(":")
+    return int(gen), int(partition)
+
+
+def known_losses(
+    live_sources: Sequence[Mapping[str, Any]], covered: Mapping[str, int]
+) -> list[Loss]:
+    """Logs the batch knows are closed (it covered a newer generation of the partition)
+    where live counted offsets beyond what the archive holds.
+
+    Such messages can never reach the archive: their log was replaced (broker restarted
+    empty, topic recreated) before they were archived. Totals may still look equal, e.g.
+    when as many new messages are pending for the next run, so this is judged per log.
+    """
+    newest: dict[int, int] = {}
+    for source in covered:
+        gen, partition = _split(source)
+        newest[partition] = max(gen, newest.get(partition, gen))
+    losses = []
+    for entry in live_sources:
+        source = str(entry["source"])
+        gen, partition = _split(source)
+        if newest.get(partition, -1) <= gen:
+            continue  # the log may still be archived: the batch saw nothing newer
+        archived = covered.get(source)
+        live_last = int(entry["last_offset"])
+        if live_last > (-1 if archived is None else int(archived)):
+            losses.append(Loss(source, live_last, None if archived is None else int(archived)))
+    return losses
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The one-line answer at the top of the page."""
 
@@ -188,8 +246,9 @@ def verdict(
     has_snapshot: bool,
     rows: Sequence[HourRow],
     totals: Sequence[TotalRow],
+    losses: Sequence[Loss] = (),
 ) -> Verdict:
-    """Overall verdict: a missing side first, then drift anywhere, else match."""
+    """Overall verdict: a missing side first, then a known loss or drift anywhere, else match."""
     if worker_error is not None:
         return Verdict("worker down", f"No worker answered: {worker_error}")
     if hdfs_error is not None:
@@ -198,8 +257,8 @@ def verdict(
         return Verdict("no batch yet", "No batch run has completed yet; live totals only.")
     drifting = [r.hour for r in rows if r.status == "drift"]
     bad_totals = [t.name for t in totals if t.status == "drift"]
-    if drifting or bad_totals:
-        parts = []
+    if drifting or bad_totals or losses:
+        parts = [f"known loss: {loss.describe()}" for loss in losses]
         if drifting:
             parts.append(f"{len(drifting)} fully covered hour(s) differ")
         if bad_totals:

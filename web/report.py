@@ -13,6 +13,7 @@ from web.data import ReportData, ReportError, Snapshot
 from web.reconcile import (
     compare_totals,
     covered_before,
+    known_losses,
     reconcile_hours,
     top_rows,
     verdict,
@@ -52,22 +53,25 @@ def batch_info(snapshot: Snapshot | None) -> dict[str, Any] | None:
 def summary(data: ReportData) -> dict[str, Any]:
     """Verdict, live and batch totals, and the per-hour reconciliation."""
     live, batch = data.live(), data.batch()
-    rows, totals = [], []
+    rows, totals, losses = [], [], []
     snap = batch.snapshot
     if live.totals is not None and live.hours is not None and snap is not None:
         rows = reconcile_hours(
             live.hours, snap.summary.get("hours", []), covered_before(snap.summary["coverage"])
         )
         totals = compare_totals(live.totals, snap.summary["totals"], rows)
+        losses = known_losses(live.sources or [], snap.summary["coverage"].get("partitions", {}))
     result = verdict(
         worker_error=live.error,
         hdfs_error=batch.error,
         has_snapshot=snap is not None,
         rows=rows,
         totals=totals,
+        losses=losses,
     )
     return {
         "verdict": result.as_dict(),
+        "losses": [loss.as_dict() for loss in losses],
         "live": {"totals": live.totals, "error": live.error},
         "batch": batch_info(snap),
         "batch_error": batch.error,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from itertools import pairwise
 from collections.abc import Iterable, Mapping
+from itertools import pairwise
 from typing import Any
 
 from hypothesis import given, settings
@@ -40,7 +40,7 @@ def aggregate(records: Mapping[int, Iterable[Record]], gen: int = 0) -> counting
     return counting.aggregate({Source(gen, p): r for p, r in records.items()})
 
 
-def S(partition: int, gen: int = 0) -> Source:  # noqa: N802 - reads like the contract's key
+def S(partition: int, gen: int = 0) -> Source:
     return Source(gen, partition)
 
 

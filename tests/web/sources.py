@@ -44,6 +44,8 @@ class Counts:
     per_word: Counter[str] = field(default_factory=Counter)
     hours: dict[str, list[int]] = field(default_factory=dict)  # hour -> [messages, words]
     hour_words: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # `<gen>:<partition>` -> [messages, words, rejected, last offset], as the worker's /sources
+    sources: dict[str, list[int]] = field(default_factory=dict)
 
     def top(self, n: int) -> list[dict[str, Any]]:
         ranked = sorted(self.per_word.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
@@ -56,10 +58,15 @@ class Counts:
 def count(messages: list[Message]) -> Counts:
     c = Counts()
     for m in messages:
+        source = c.sources.setdefault(f"{m.get('gen', 0)}:{m.get('partition', 0)}", [0, 0, 0, -1])
+        source[3] = max(source[3], m.get("offset", -1))
         if "value" not in m:
             c.rejected += 1
+            source[2] += 1
             continue
         ws = words(m["value"])
+        source[0] += 1
+        source[1] += len(ws)
         hour = _hour(m["timestamp"])
         c.messages += 1
         c.words += len(ws)
@@ -121,6 +128,12 @@ class LiveServer:
                     return self._send(200, {"top": counts.top(n)})
                 if url.path == "/hours":
                     return self._send(200, {"hours": counts.hour_list()})
+                if url.path == "/sources":
+                    listed = [
+                        {"source": k, "messages": m, "words": w, "rejected": r, "last_offset": o}
+                        for k, (m, w, r, o) in sorted(counts.sources.items())
+                    ]
+                    return self._send(200, {"sources": listed, "cells": []})
                 if url.path == "/health":
                     return self._send(200, {"status": health, "assigned": [0, 1]})
                 if url.path.startswith("/word/"):

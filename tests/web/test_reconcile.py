@@ -7,6 +7,7 @@ from web.reconcile import (
     compare_totals,
     covered_before,
     hour_of,
+    known_losses,
     reconcile_hours,
     top_rows,
     verdict,
@@ -155,3 +156,31 @@ def test_top_rows_joins_both_lists_and_fills_the_other_side() -> None:
 def test_top_rows_keeps_unknown_counts_empty() -> None:
     rows = top_rows([{"word": "a", "count": 2}], [], {}, {}, n=10)
     assert rows[0].batch is None and rows[0].diff is None
+
+
+def test_a_closed_log_live_counted_beyond_the_archive_is_a_known_loss() -> None:
+    # Live counted offsets 0-1232 of partition 0's first log; the archive holds 0-1220,
+    # and the batch already covered the partition's next log: 1221-1232 are gone.
+    live = [
+        {"source": "0:0", "last_offset": 1232},
+        {"source": "1:0", "last_offset": 2},
+        {"source": "0:1", "last_offset": 99},
+    ]
+    losses = known_losses(live, {"0:0": 1220, "1:0": 2, "0:1": 50})
+    assert [loss.as_dict() for loss in losses] == [
+        {"source": "0:0", "live_last_offset": 1232, "archived_last_offset": 1220}
+    ]
+    # Partition 1 has no newer log in the batch: 51-99 may still be archived (pending).
+    result = verdict(
+        worker_error=None, hdfs_error=None, has_snapshot=True, rows=[], totals=[], losses=losses
+    )
+    assert result.state == "drift"
+    assert "offsets 1221-1232" in result.message and "partition 0, generation 0" in result.message
+
+
+def test_no_loss_when_the_archive_holds_every_closed_log() -> None:
+    live = [{"source": "0:0", "last_offset": 1232}, {"source": "1:0", "last_offset": 2}]
+    assert known_losses(live, {"0:0": 1232, "1:0": 2}) == []
+    # A log the batch never saw at all, closed by a newer one it did see: lost whole.
+    (loss,) = known_losses(live, {"1:0": 2})
+    assert loss.archived_last_offset is None and "offsets 0-1232" in loss.describe()
