@@ -34,6 +34,9 @@ from streamapp.errors import WordstreamError
 log = logging.getLogger("spark_jobs.clock")
 
 JOB_COMMAND = (sys.executable, "-m", "spark_jobs.wordcount")
+# Merges closed dates' small archive files first (docs/archive.md, "Compaction"), in
+# turn with the job, so the job never lists a file that compaction then deletes.
+COMPACT_COMMAND = (sys.executable, "-m", "streamapp.cli", "archive", "compact")
 
 
 def check_schedule(cron: str, tz: str) -> None:
@@ -54,8 +57,16 @@ def next_run(cron: str, tz: str, after: datetime) -> datetime:
     return croniter(cron, local).get_next(datetime).astimezone(UTC)
 
 
-def run_job_process(command: Sequence[str] = JOB_COMMAND) -> int:
-    """Run the job as a child process (its output goes to the clock's); its exit code."""
+def run_job_process(
+    command: Sequence[str] = JOB_COMMAND, compact: Sequence[str] | None = COMPACT_COMMAND
+) -> int:
+    """Compact, then run the job, as child processes (output to the clock's); its exit code.
+
+    A failed compaction is logged and the job runs anyway: it reads a compacted,
+    uncompacted or half-compacted archive alike.
+    """
+    if compact is not None and (code := subprocess.run(list(compact), check=False).returncode):
+        log.warning("archive compaction failed (exit %d); running the batch job anyway", code)
     return subprocess.run(list(command), check=False).returncode
 
 

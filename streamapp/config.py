@@ -83,7 +83,20 @@ class Settings:
     # Archive file rotation: a file is committed at whichever bound comes first.
     archive_rotate_records: int = 100_000  # ARCHIVE_ROTATE_RECORDS: records per file
     archive_rotate_bytes: int = 64 * 1024 * 1024  # ARCHIVE_ROTATE_BYTES: bytes per file
-    archive_rotate_seconds: int = 120  # ARCHIVE_ROTATE_SECONDS: max age of an open file
+    # ARCHIVE_ROTATE_SECONDS: max age of an open file, so a message is in HDFS within
+    # seconds at any rate (compaction merges the small files once their date is closed)
+    archive_rotate_seconds: int = 5
+    # ARCHIVE_IDLE_COMMIT_SECONDS: an open file that took nothing for this long is
+    # committed at once (a stream that went quiet is archived within seconds)
+    archive_idle_commit_seconds: int = 2
+    # ARCHIVE_STOP_WAIT_SECONDS: on a clean stop, longest wait for HDFS to take the open
+    # files; past it they are left uncommitted in Kafka (archived on the next start)
+    archive_stop_wait_seconds: int = 20
+    # ARCHIVE_COMPACT_GRACE_SECONDS: a UTC date is compacted only once it ended this long
+    # ago (late messages may still add files to it; compaction stays safe if they do)
+    archive_compact_grace_seconds: int = 3600
+    # ARCHIVE_COMPACT_TARGET_BYTES: compaction writes files of at most about this size
+    archive_compact_target_bytes: int = 1024 * 1024 * 1024
     # ARCHIVE_MAX_PENDING_BYTES: archive data held in memory (e.g. while HDFS is down)
     # before the worker stops taking messages
     archive_max_pending_bytes: int = 256 * 1024 * 1024
@@ -165,6 +178,9 @@ class Settings:
             "archive_rotate_records",
             "archive_rotate_bytes",
             "archive_rotate_seconds",
+            "archive_idle_commit_seconds",
+            "archive_stop_wait_seconds",
+            "archive_compact_target_bytes",
             "archive_max_pending_bytes",
             "archive_retry_max_seconds",
             "kafka_fetch_max_wait_ms",
@@ -177,6 +193,11 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.upper()}={getattr(self, name)} must be at least 1")
+        if self.archive_compact_grace_seconds < 0:
+            raise ConfigError(
+                f"ARCHIVE_COMPACT_GRACE_SECONDS={self.archive_compact_grace_seconds} "
+                "must be 0 or more"
+            )
         if self.processing_guarantee not in ("at_least_once", "exactly_once"):
             raise ConfigError(
                 f"PROCESSING_GUARANTEE={self.processing_guarantee!r}: "

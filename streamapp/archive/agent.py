@@ -51,7 +51,6 @@ R = TypeVar("R")
 
 CONSUME_MAX = 10_000  # messages taken from librdkafka per call
 CONSUME_WAIT_S = 0.1  # longest a call waits for them (the rotation age is checked after it)
-STOP_WAIT_S = 10.0  # on shutdown: longest wait for HDFS calls in flight
 
 
 def consumer_config(s: Settings) -> dict[str, Any]:
@@ -138,6 +137,7 @@ class ArchiveSink:
         self.policy = policy
         self.max_pending_bytes = s.archive_max_pending_bytes
         self.retry_cap = float(s.archive_retry_max_seconds)
+        self.stop_wait = float(s.archive_stop_wait_seconds)
         self.consumer: Consumer | None = None
         self.logs: dict[int, PartitionLog[int]] = {}  # recovered partitions, fetching
         self.committers: dict[int, Committer] = {}
@@ -184,17 +184,38 @@ class ArchiveSink:
             await self._shutdown(consumer)
 
     async def _shutdown(self, consumer: Consumer) -> None:
-        """Commit what was taken to HDFS (within STOP_WAIT_S), then its offsets; leave."""
+        """Commit what was taken to HDFS (within the stop wait), then its offsets; leave.
+
+        What HDFS did not take in time stays uncommitted in Kafka, whole batches only
+        (a batch's offsets are committed after all its files), so the next start
+        archives it again from the markers: never half of each.
+        """
         for partition, plog in self.logs.items():
             if (batch := plog.seal()) is not None:
                 self.committers[partition].put(batch)
         committers = [*self.committers.values(), *self.retiring.values()]
         for committer in self.committers.values():
             committer.queue.put_nowait(None)  # finish what is queued, then end
+        started = time.monotonic()
         if committers:
-            await asyncio.wait([c.task for c in committers], timeout=STOP_WAIT_S)
+            await asyncio.wait([c.task for c in committers], timeout=self.stop_wait)
+        left = {p: c.queued_bytes for p, c in self.committers.items() if c.queued_bytes}
         for committer in self.committers.values():
             committer.retire()  # HDFS still down: what is left is replayed next time
+        if left:
+            log.warning(
+                "archive: stopping with %d bytes of partitions %s not archived: HDFS did not "
+                "take them within ARCHIVE_STOP_WAIT_SECONDS=%.0f; they stay uncommitted in "
+                "Kafka and are archived on the next start",
+                sum(left.values()),
+                sorted(left),
+                self.stop_wait,
+            )
+        elif committers:
+            log.info(
+                "archive: stopping with every message taken archived (%.1f s)",
+                time.monotonic() - started,
+            )
         self._send_offsets(asynchronous=False)
         self.epoch += 1
         for task in self.recoveries:
@@ -442,6 +463,7 @@ def build_sink(s: Settings) -> ArchiveSink:
             max_records=s.archive_rotate_records,
             max_bytes=s.archive_rotate_bytes,
             max_seconds=s.archive_rotate_seconds,
+            idle_seconds=s.archive_idle_commit_seconds,
         ),
     )
 
@@ -471,5 +493,5 @@ class ArchiveService(Service):
         self.sink.stop()
         if self.thread is not None:
             await asyncio.get_running_loop().run_in_executor(
-                None, self.thread.join, STOP_WAIT_S + 5
+                None, self.thread.join, self.sink.stop_wait + 5
             )

@@ -19,7 +19,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import itertools
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -302,11 +304,16 @@ def plan_recovery(
 
 @dataclass(frozen=True)
 class RotationPolicy:
-    """When an open file is committed: whichever bound is reached first."""
+    """When an open file is committed: whichever bound is reached first.
+
+    `idle_seconds`: a batch that has taken nothing for this long is committed at once,
+    so the archive trails a stream that went quiet by seconds, not by `max_seconds`.
+    """
 
     max_records: int
     max_bytes: int
     max_seconds: float
+    idle_seconds: float = math.inf
 
 
 @dataclass
@@ -324,6 +331,7 @@ class Batch(Generic[T]):
     partition: int
     gen: int
     opened_at: float
+    touched_at: float = -math.inf  # when it last took a record
     records: list[Record] = field(default_factory=list)
     tokens: list[T] = field(default_factory=list)  # what to ack once committed
     nbytes: int = 0
@@ -430,8 +438,11 @@ class PartitionLog(Generic[T]):
         return step
 
     def tick(self, now: float) -> Batch[T] | None:
-        """Seal the open batch if it is older than the rotation age."""
-        if self.open is not None and now - self.open.opened_at >= self.policy.max_seconds:
+        """Seal the open batch if it is older than the rotation age or has been idle."""
+        batch, p = self.open, self.policy
+        if batch is not None and (
+            now - batch.opened_at >= p.max_seconds or now - batch.touched_at >= p.idle_seconds
+        ):
             return self.seal()
         return None
 
@@ -444,6 +455,7 @@ class PartitionLog(Generic[T]):
         if self.open is None:
             self.open = Batch(self.topic, self.partition, self.gen, now)
         self.open.add(record, token)
+        self.open.touched_at = now
         p = self.policy
         if len(self.open.records) >= p.max_records or self.open.nbytes >= p.max_bytes:
             sealed = self.seal()
@@ -502,3 +514,152 @@ class Outage:
             return None
         lasted, self.down_since = now - self.down_since, None
         return f"HDFS available again after {lasted:.1f} s; archive catching up"
+
+
+# --- Compaction ----------------------------------------------------------------------
+#
+# A closed date's small files of one (root, gen, topic, partition) are merged into a
+# file named like any other, after the first and last offset it holds. Within a
+# generation the sink's files of a partition hold disjoint offset ranges, so a file
+# whose range lies inside another's of the same root, gen, date and partition is one
+# the bigger file replaced (docs/contracts.md section 1).
+
+
+@dataclass(frozen=True)
+class CompactionIntent:
+    """A compaction past its upload: rename `tmp` to `output`, then delete `inputs`."""
+
+    output: str
+    tmp: str
+    inputs: tuple[str, ...]
+
+
+def compaction_dir(root: str, topic: str, partition: int) -> str:
+    """Where a partition's compactions keep their temporary files and intents."""
+    return f"{root.rstrip('/')}/_compact/{topic}+{partition}"
+
+
+def compaction_tmp_path(root: str, f: DataFile) -> str:
+    """Where a compacted file is uploaded before its rename (readers skip `_`)."""
+    return (
+        f"{compaction_dir(root, f.topic, f.partition)}/"
+        f"gen={f.gen}+date={f.date}+{f.first:020d}+{f.last:020d}.jsonl"
+    )
+
+
+def compaction_intent_path(root: str, f: DataFile) -> str:
+    """The intent of the compaction that writes `f`."""
+    return compaction_tmp_path(root, f)[: -len(".jsonl")] + ".intent.json"
+
+
+def encode_intent(intent: CompactionIntent) -> bytes:
+    return json.dumps(
+        {"output": intent.output, "tmp": intent.tmp, "inputs": list(intent.inputs)},
+        sort_keys=True,
+    ).encode("utf-8")
+
+
+def decode_intent(data: bytes) -> CompactionIntent | None:
+    """The intent in `data`, or None if it is torn (the compaction never started)."""
+    try:
+        obj = json.loads(data)
+        return CompactionIntent(
+            output=str(obj["output"]),
+            tmp=str(obj["tmp"]),
+            inputs=tuple(str(p) for p in obj["inputs"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def date_closed(date: str, now_ms: int, grace_s: float) -> bool:
+    """True if UTC date `date` ended at least `grace_s` seconds before `now_ms`."""
+    start = dt.datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=dt.UTC)
+    end_ms = int((start + dt.timedelta(days=1)).timestamp() * 1000)
+    return now_ms >= end_ms + grace_s * 1000
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """Input files (path, what its name says) merged into one `output` file."""
+
+    output: DataFile
+    inputs: tuple[tuple[str, DataFile], ...]
+
+
+def plan_compactions(
+    files: Sequence[tuple[str, DataFile, int]], keep: set[str], target_bytes: int
+) -> list[Compaction]:
+    """Group one date directory's files (path, name, length) into compactions.
+
+    Per topic and partition, files are taken in offset order and cut into runs of at
+    most `target_bytes`; a run of two files or more is one compaction. Files in `keep`
+    (those the partition's markers still name: recovery checks that they exist) stay
+    as they are; they are the partition's newest, so runs below them stay contiguous.
+    """
+    by_partition: dict[tuple[str, int, int, str], list[tuple[str, DataFile, int]]] = {}
+    for path, f, length in files:
+        if path not in keep:
+            by_partition.setdefault((f.topic, f.partition, f.gen, f.date), []).append(
+                (path, f, length)
+            )
+    plans: list[Compaction] = []
+    for group in by_partition.values():
+        group.sort(key=lambda item: (item[1].first, -item[1].last))
+        runs: list[list[tuple[str, DataFile, int]]] = []
+        size, reach = 0, -1
+        for item in group:
+            _, f, length = item
+            # A file inside the previous one's range (left by an interrupted compaction)
+            # always joins it, so two outputs never overlap.
+            if runs and (f.first <= reach or size + length <= target_bytes):
+                runs[-1].append(item)
+                size += length
+            else:
+                runs.append([item])
+                size = length
+            reach = max(reach, f.last)
+        for run in runs:
+            if len(run) < 2:
+                continue
+            first = run[0][1]
+            output = DataFile(
+                first.gen, first.date, first.topic, first.partition, first.first,
+                max(f.last for _, f, _ in run),
+            )  # fmt: skip
+            plans.append(Compaction(output, tuple((p, f) for p, f, _ in run)))
+    return plans
+
+
+def merge_contents(inputs: Sequence[tuple[DataFile, bytes]]) -> bytes:
+    """The merged file: every line of the inputs once, in offset order."""
+    ordered = sorted(inputs, key=lambda item: item[0].first)
+    disjoint = all(a[0].last < b[0].first for a, b in itertools.pairwise(ordered))
+    if disjoint:
+        return b"".join(content for _, content in ordered)
+    lines: dict[int, bytes] = {}
+    for _, content in ordered:
+        for line in content.splitlines(keepends=True):
+            lines.setdefault(int(decode_line(line)["offset"]), line)
+    return b"".join(lines[o] for o in sorted(lines))
+
+
+def superseded(files: Sequence[DataFile]) -> set[DataFile]:
+    """The files (all of one root) that another of the same gen, date and partition replaced.
+
+    A reader that does not deduplicate on (gen, partition, offset) skips these, and so
+    reads each message once also while a compaction is halfway through.
+    """
+    by_partition: dict[tuple[int, str, str, int], list[DataFile]] = {}
+    for f in files:
+        by_partition.setdefault((f.gen, f.date, f.topic, f.partition), []).append(f)
+    out: set[DataFile] = set()
+    for group in by_partition.values():
+        group.sort(key=lambda f: (f.first, -f.last))
+        reach, holder = -1, None
+        for f in group:
+            if holder is not None and f.last <= reach:
+                out.add(f)
+            else:
+                reach, holder = f.last, f
+    return out

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "streamapp.cli.tail",
     "streamapp.cli.status",
     "spark_jobs.cli",
+    "streamapp.cli.archive",
     "streamapp.cli.demo",
 ]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from hdfs.util import HdfsError
@@ -27,10 +27,15 @@ class FakeHdfs:
         self.crash_at = crash_at
         self.torn = torn
         self.mutations = 0
+        # (n, f): call f() just before the n-th mutating call, e.g. another writer's work.
+        self.interleave: tuple[int, Callable[[], None]] | None = None
 
     def _mutate(self) -> bool:
         """Count a mutating call; True if it is the one that crashes."""
         n, self.mutations = self.mutations, self.mutations + 1
+        if self.interleave is not None and self.interleave[0] == n:
+            work, self.interleave = self.interleave[1], None
+            work()
         return n == self.crash_at
 
     def _mkparents(self, path: str) -> None:
@@ -70,6 +75,22 @@ class FakeHdfs:
         if strict:
             raise HdfsError(f"File does not exist: {path}")
         return None
+
+    def delete(self, path: str, recursive: bool = False) -> bool:
+        if self._mutate():
+            raise Crash(f"delete {path}")
+        return self.files.pop(path, None) is not None
+
+    def list(self, path: str, status: bool = False) -> list[object]:
+        if path not in self.dirs:
+            raise HdfsError(f"File does not exist: {path}")
+        children = sorted(
+            {p[len(path) + 1 :].split("/")[0] for p in (*self.files, *self.dirs)
+             if p.startswith(path.rstrip("/") + "/") and p != path}
+        )  # fmt: skip
+        if not status:
+            return list(children)
+        return [(c, self.status(posixpath.join(path, c))) for c in children]
 
     @contextmanager
     def read(self, path: str) -> Iterator[io.BytesIO]:

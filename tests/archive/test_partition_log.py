@@ -55,6 +55,28 @@ def test_rotation_by_age_only_when_due() -> None:
     assert plog.tick(1000.0) is None
 
 
+def test_idle_batch_is_sealed_after_the_quiet_period_not_the_age() -> None:
+    plog: PartitionLog[int] = PartitionLog("t", 0, NEW, RotationPolicy(10**9, 10**9, 120, 2))
+    plog.offer(rec(0), 0, 100.0, None)
+    plog.offer(rec(1), 1, 101.5, None)
+    # Records keep coming: quiet for less than 2 s since the last one, nothing sealed.
+    assert plog.tick(103.0) is None
+    batch = plog.tick(103.5)
+    assert batch is not None and batch.tokens == [0, 1]
+    assert plog.tick(200.0) is None
+
+
+def test_a_steady_trickle_is_sealed_by_age_not_idleness() -> None:
+    plog: PartitionLog[int] = PartitionLog("t", 0, NEW, RotationPolicy(10**9, 10**9, 5, 2))
+    sealed = []
+    for o in range(20):
+        now = 100.0 + o  # one record a second: never idle for 2 s
+        plog.offer(rec(o), o, now, None)
+        if (b := plog.tick(now + 0.5)) is not None:
+            sealed.append(b.tokens)
+    assert sealed[:2] == [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]
+
+
 def test_a_file_holds_one_utc_date() -> None:
     plog: PartitionLog[int] = PartitionLog("t", 0, NEW, BIG)
     feed(plog, [rec(0, T0 - 2), rec(1, T0 - 1), rec(2, T0), rec(3, T0 + DAY)])

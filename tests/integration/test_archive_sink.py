@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from hdfs import InsecureClient
 
 from devstack.broker import Broker
@@ -29,8 +29,13 @@ pytestmark = pytest.mark.integration
 
 ARCHIVE_ROOT = "/data/data_stream"
 REJECTED_ROOT = "/data/data_stream_rejected"
-# Small files so that commits (and crashes between their steps) happen often.
-SINK_ENV = {"ARCHIVE_ROTATE_SECONDS": "1", "ARCHIVE_ROTATE_RECORDS": "4000"}
+# Small files so that commits (and crashes between their steps) happen often. The age
+# bound is out of reach: a partition's last records are committed by the idle commit.
+SINK_ENV = {
+    "ARCHIVE_ROTATE_SECONDS": "600",
+    "ARCHIVE_IDLE_COMMIT_SECONDS": "1",
+    "ARCHIVE_ROTATE_RECORDS": "4000",
+}
 Identity = tuple[int, int, int]  # (gen, partition, offset)
 
 
@@ -203,3 +208,69 @@ def test_broker_restart_keeps_both_generations(
     assert {gen for gen, _, _ in new} == {1}
     assert_exactly_once(new, after)
     assert w.proc is not None and w.proc.poll() is None
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int]:
+    """The group's committed offset of each partition (partitions without one left out)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], 10)
+    finally:
+        consumer.close()
+    return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
+
+
+def wait_consumed(w: LiveWorker, n: int, timeout: float = 60) -> None:
+    """Wait until the sink owns every partition and the worker counted `n` messages."""
+    deadline = time.monotonic() + timeout
+    while (
+        w.log_path.read_text(errors="replace").count("archive: partition") < 4
+        or sum(w.get("/totals").get(k, 0) for k in ("messages", "rejected")) < n
+    ):
+        assert time.monotonic() < deadline, "the worker did not consume the messages"
+        time.sleep(0.3)
+    time.sleep(2.0)  # the sink's own consumer fetches alongside the live agents
+
+
+# Nothing commits on its own: only the stop can have archived these messages.
+HOLD_ENV = {"ARCHIVE_ROTATE_SECONDS": "3600", "ARCHIVE_IDLE_COMMIT_SECONDS": "3600"}
+
+
+def test_sigterm_commits_open_files_and_their_offsets_before_exit(
+    worker_factory: Callable[..., LiveWorker], webhdfs: WebHdfsServer, broker: Broker
+) -> None:
+    w = worker_factory(env=HOLD_ENV)
+    produced = produce(broker.bootstrap, w.topic, make_values(40))
+    wait_consumed(w, len(produced))
+    assert sum(read_archive(webhdfs.url).values()) == 0, "committed before the stop"
+    w.stop(timeout=60)
+    assert w.proc is not None and w.proc.returncode == 0, w.log_path.read_text()[-2000:]
+    assert_exactly_once(read_archive(webhdfs.url), produced)
+    offsets = committed_offsets(broker.bootstrap, f"{w.app_id}-archive", w.topic, 4)
+    ends: dict[int, int] = {}
+    for p, o in produced:
+        ends[p] = max(ends.get(p, 0), o + 1)
+    assert offsets == ends
+    assert "archive: stopping with every message taken archived" in w.log_path.read_text()
+
+
+def test_sigterm_with_hdfs_down_leaves_everything_in_kafka_then_archives_it_once(
+    worker_factory: Callable[..., LiveWorker], webhdfs: WebHdfsServer, broker: Broker
+) -> None:
+    w = worker_factory(env={**HOLD_ENV, "ARCHIVE_STOP_WAIT_SECONDS": "3"})
+    produced = produce(broker.bootstrap, w.topic, make_values(40))
+    wait_consumed(w, len(produced))
+    webhdfs.stop()
+    try:
+        started = time.monotonic()
+        w.stop(timeout=60)
+        assert time.monotonic() - started < 30, "the stop wait must bound the shutdown"
+    finally:
+        webhdfs.start()
+    log_text = w.log_path.read_text(errors="replace")
+    assert log_text.count("not archived: HDFS did not take them") == 1
+    assert committed_offsets(broker.bootstrap, f"{w.app_id}-archive", w.topic, 4) == {}
+    assert sum(read_archive(webhdfs.url).values()) == 0
+    w.env = {**w.env, "ARCHIVE_IDLE_COMMIT_SECONDS": "1"}
+    w.start()
+    assert_exactly_once(wait_archived(webhdfs.url, len(produced), timeout=60), produced)

@@ -1,9 +1,11 @@
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from spark_jobs.clock import Clock, check_schedule, next_run
+from spark_jobs.clock import COMPACT_COMMAND, Clock, check_schedule, next_run, run_job_process
 from spark_jobs.errors import BatchError
 
 
@@ -103,3 +105,18 @@ def test_schedule_fires_once_per_due_time() -> None:
     clock.trigger = trigger_and_wait  # type: ignore[method-assign]
     clock.serve_schedule(stop)
     assert fired == [datetime(2026, 5, d, 2, 0, tzinfo=UTC) for d in (2, 3, 4)]
+
+
+def test_a_run_compacts_the_archive_first_and_runs_the_job_even_if_that_fails(
+    tmp_path: Path,
+) -> None:
+    trace = tmp_path / "trace"
+
+    def step(name: str, code: int) -> list[str]:
+        script = f"open({str(trace)!r}, 'a').write({name!r} + ' '); raise SystemExit({code})"
+        return [sys.executable, "-c", script]
+
+    assert run_job_process(step("job", 0), compact=step("compact", 0)) == 0
+    assert run_job_process(step("job", 3), compact=step("compact", 1)) == 3
+    assert trace.read_text().split() == ["compact", "job", "compact", "job"]
+    assert COMPACT_COMMAND[-2:] == ("archive", "compact")
