@@ -17,7 +17,7 @@ from devstack.webhdfs.core import AccessControl, IllegalArgument, RemoteError
 
 MAX_ENTRIES = 32  # per scope, as in Hadoop's AclTransformation
 _TYPES = ("user", "group", "mask", "other")
-_SPEC_ENTRY = re.compile(r"^(default:)?(user|group|mask|other):([^:]*)(?::([r-][w-][x-]))?$")
+_SPEC_ENTRY = re.compile(r"^(default:)?(user|group|mask|other):([^:]*)(?::([r-][w-][x-])?)?$")
 
 
 class AclError(RemoteError):

@@ -1175,15 +1175,17 @@ class Namespace:
             )
         return join_path(join_path(hdfs_path, SNAPSHOT_DIR), name)
 
-    def snapshot_diff(self, hdfs_path: str, old: str, new: str) -> list[DiffEntry]:
+    def _diff(
+        self, hdfs_path: str, old: str, new: str
+    ) -> tuple[list[DiffEntry], dict[str, TreeEntry]]:
         with self._lock:
             self._snapshottable_dir(hdfs_path)
             before = self._tree(self._diff_side(hdfs_path, old))
             after = self._tree(self._diff_side(hdfs_path, new))
-        return snapshot_diff(before, after)
+        return snapshot_diff(before, after), {**before, **after}
 
     def snapshot_diff_report(self, hdfs_path: str, old: str, new: str) -> dict[str, Any]:
-        entries = self.snapshot_diff(hdfs_path, old, new)
+        entries, _ = self._diff(hdfs_path, old, new)
         return {
             "SnapshotDiffReport": {
                 "diffList": [e.to_json() for e in entries],
@@ -1194,14 +1196,27 @@ class Namespace:
         }
 
     def snapshot_diff_listing(self, hdfs_path: str, old: str, new: str) -> dict[str, Any]:
-        """GETSNAPSHOTDIFFLISTING: the whole diff as one page (lastIndex -1)."""
-        entries = self.snapshot_diff(hdfs_path, old, new)
+        """GETSNAPSHOTDIFFLISTING: the whole diff as one page (lastIndex -1).
+
+        Created and deleted entries point at their directory by `dirId`; a modified
+        directory with such children is a reference to them (what Hadoop's
+        SnapshotDiffReportGenerator joins on). Directory ids are stable per path.
+        """
+        entries, tree = self._diff(hdfs_path, old, new)
+        parents = {_rel_parent(e.source) for e in entries if e.type != "MODIFY"}
+
+        def dir_id(rel: str) -> int:
+            return zlib.crc32(rel.encode()) + 1
+
         lists: dict[str, list[dict[str, Any]]] = {"CREATE": [], "DELETE": [], "MODIFY": []}
         for e in entries:
+            is_dir = tree[e.source].is_dir
             item: dict[str, Any] = {
-                "dirId": 0,
-                "fileId": 0,
-                "isReference": e.type == "RENAME",
+                "dirId": dir_id(
+                    e.source if e.type == "MODIFY" and is_dir else _rel_parent(e.source)
+                ),
+                "fileId": dir_id(e.source) if is_dir else tree[e.source].inode,
+                "isReference": e.type == "RENAME" or (e.type == "MODIFY" and e.source in parents),
                 "sourcePath": e.source,
             }
             if e.target is not None:
@@ -1217,6 +1232,10 @@ class Namespace:
                 "modifyList": lists["MODIFY"],
             }
         }
+
+
+def _rel_parent(rel: str) -> str:
+    return rel.rpartition("/")[0]
 
 
 def _check_snapshot_name(name: str) -> None:
