@@ -8,6 +8,9 @@ release of the package cannot add a method this server silently lacks.
 from __future__ import annotations
 
 import inspect
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -507,6 +510,17 @@ def test_storage_policies_quota_concat_and_server_info(
     assert link.json()["FileStatus"]["length"] == 5
     ec = requests.get(api(webhdfs, "/cc"), params={"op": "GETECPOLICY"}, timeout=10)
     assert ec.json() == {"ErasureCodingPolicy": None}
+    policies = requests.get(api(webhdfs, "/"), params={"op": "GETECPOLICIES"}, timeout=10).json()
+    enabled = [
+        info["policy"]["name"]
+        for info in policies["ErasureCodingPolicies"]["ErasureCodingPolicyInfo"]
+        if info["state"] == "ENABLED"
+    ]
+    assert enabled == ["replication"]
+    disable = requests.put(
+        api(webhdfs, "/"), params={"op": "DISABLEECPOLICY", "ecpolicy": "RS-6-3-1024k"}, timeout=10
+    )
+    assert disable.status_code == 200
     token = requests.get(api(webhdfs, "/"), params={"op": "GETDELEGATIONTOKEN"}, timeout=10)
     assert token.json() == {"Token": None}
 
@@ -543,3 +557,38 @@ def test_refused_ops_say_what_a_namenode_says(
     reply = requests.request(method, api(webhdfs, "/r"), params={"op": op, **params}, timeout=10)
     assert reply.status_code == status, reply.text
     assert reply.json()["RemoteException"]["exception"] == exception
+
+
+def test_hdfscli_interactive_shell_drives_acls_and_snapshots(
+    webhdfs: WebHdfsServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "hdfscli.cfg"
+    config.write_text(
+        f"[global]\ndefault.alias = dev\n\n[dev.alias]\nurl = {webhdfs.url}\nuser = dave\n"
+        f"\n[hdfscli.command]\nlog.path = {tmp_path / 'hdfscli.log'}\n"
+    )
+    script = "\n".join(
+        [
+            "CLIENT.write('/cli/f', data='v1')",
+            "CLIENT.set_acl('/cli/f', 'user:erin:r--', clear=False)",
+            "CLIENT.allow_snapshot('/cli')",
+            "print(CLIENT.create_snapshot('/cli', 'before'))",
+            "CLIENT.write('/cli/f', data='v2', overwrite=True)",
+            "print(CLIENT.acl_status('/cli/f')['entries'])",
+            "reading = CLIENT.read('/cli/.snapshot/before/f')",
+            "print(reading.__enter__().read())",
+        ]
+    )
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("hdfscli")), "interactive"],
+        env={**os.environ, "HDFSCLI_CONFIG": str(config)},
+        input=script + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "/cli/.snapshot/before" in done.stdout
+    assert "b'v1'" in done.stdout
+    # Overwriting replaced the file: the new one has no ACL, the snapshot keeps v1.
+    assert "[]" in done.stdout
