@@ -346,7 +346,15 @@ class Namespace:
                 names.append(entry.name)
         return sorted(names)
 
-    def _status(self, hdfs_path: str, name: str, local: Path, st: os.stat_result) -> dict[str, Any]:
+    def _status(
+        self,
+        hdfs_path: str,
+        name: str,
+        local: Path,
+        st: os.stat_result,
+        inherited: int | None = None,
+    ) -> dict[str, Any]:
+        """A FileStatus; `inherited` is the storage policy from above, if known."""
         is_dir = stat.S_ISDIR(st.st_mode)
         children = len(self._children(local, hdfs_path)) if is_dir else 0
         meta = self._meta(hdfs_path, st)
@@ -356,7 +364,8 @@ class Namespace:
             meta,
             children,
             snapshot_enabled=is_dir and self._is_snapshottable(hdfs_path),
-            storage_policy=meta.storage_policy or self._inherited_policy(hdfs_path),
+            storage_policy=meta.storage_policy
+            or (self._inherited_policy(hdfs_path) if inherited is None else inherited),
         )
 
     def _dot_snapshot(self, hdfs_path: str) -> str | None:
@@ -382,12 +391,14 @@ class Namespace:
         directory = self._dot_snapshot(hdfs_path)
         if directory is not None:
             names = [name for _, name, _ in self._snapshots(directory)]
-            local = None
+            local, inherited = None, 0
         else:
             local, st = self._stat(hdfs_path)
             if not stat.S_ISDIR(st.st_mode):
                 return [self._status(hdfs_path, "", local, st)], 0
             names = self._children(local, hdfs_path)
+            own = self._meta(hdfs_path, st).storage_policy
+            inherited = own or self._inherited_policy(hdfs_path)
         remaining = 0
         if start_after is not None:
             names, remaining = batch_after(names, start_after)
@@ -397,12 +408,13 @@ class Namespace:
             try:
                 if local is None:
                     child_local, child_st = self._stat(child)
+                    statuses.append(self._status(child, name, child_local, child_st))
                 else:
                     child_local = local / name
                     child_st = os.stat(child_local)
+                    statuses.append(self._status(child, name, child_local, child_st, inherited))
             except (FileNotFound, FileNotFoundError):
                 continue  # removed while listing
-            statuses.append(self._status(child, name, child_local, child_st))
         return statuses, remaining
 
     def list_status(self, hdfs_path: str) -> dict[str, Any]:
@@ -708,7 +720,8 @@ class Namespace:
         return boolean(True)
 
     def set_times(self, hdfs_path: str, mtime: int, atime: int) -> None:
-        with self._lock:
+        # The append lock too: copying a file on write must not race an append to it.
+        with self._append_locks[self._stripe(hdfs_path)], self._lock:
             local, st = self._stat(hdfs_path)
             if stat.S_ISDIR(st.st_mode):
                 # A directory's own atime moves whenever it is listed; HDFS's does not.
@@ -1048,11 +1061,21 @@ class Namespace:
             internal = f"/{SIDECAR}/snapshots/{snapshot_id}"
             prefix = hdfs_path.rstrip("/")
             self._db.execute(
-                "INSERT OR REPLACE INTO meta SELECT ? || substr(path, length(?) + 1), owner, grp,"
+                "INSERT OR REPLACE INTO meta SELECT ? || CASE WHEN path = ? THEN ''"
+                " ELSE substr(path, length(?) + 1) END, owner, grp,"
                 " permission, replication, block_size, acl, xattrs, atime, policy FROM meta"
                 " WHERE (path = ? OR substr(path, 1, length(?) + 1) = ? || '/')"
                 " AND substr(path, 1, length(?)) != ?",
-                (internal, prefix, hdfs_path, prefix, prefix, f"/{SIDECAR}/", f"/{SIDECAR}/"),
+                (
+                    internal,
+                    hdfs_path,
+                    prefix,
+                    hdfs_path,
+                    prefix,
+                    prefix,
+                    f"/{SIDECAR}/",
+                    f"/{SIDECAR}/",
+                ),
             )
         return {"Path": join_path(join_path(hdfs_path, SNAPSHOT_DIR), name)}
 

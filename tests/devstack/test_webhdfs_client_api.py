@@ -257,6 +257,22 @@ def test_snapshots_are_read_only_point_in_time_views(
     assert list((webhdfs.root / SIDECAR / "snapshots").iterdir()) == []
 
 
+@covers("allow_snapshot", "create_snapshot", "status")
+def test_a_snapshot_of_the_root_leaves_the_servers_state_out(
+    client: InsecureClient, webhdfs: WebHdfsServer
+) -> None:
+    client.write("/top.txt", data="t", permission="600")
+    client.set_owner("/", owner="root-owner")
+    client.allow_snapshot("/")
+    client.create_snapshot("/", "all")
+    assert client.list("/.snapshot/all") == ["top.txt"]
+    assert client.status("/.snapshot/all")["owner"] == "root-owner"
+    assert client.status("/.snapshot/all/top.txt")["permission"] == "600"
+    client.delete("/top.txt")
+    with client.read("/.snapshot/all/top.txt") as reader:
+        assert reader.read() == b"t"
+
+
 @covers("allow_snapshot", "create_snapshot")
 def test_snapshot_errors(client: InsecureClient) -> None:
     client.write("/plain/f", data="x")
