@@ -125,6 +125,11 @@ WRITE_OPS = frozenset(
         "UNSETSTORAGEPOLICY",
         "UNSETECPOLICY",
         "DELETE",
+        "ALLOWSNAPSHOT",
+        "DISALLOWSNAPSHOT",
+        "CREATESNAPSHOT",
+        "RENAMESNAPSHOT",
+        "DELETESNAPSHOT",
     }
 )
 # Hadoop names the enum of each method's operations after the method.

@@ -233,6 +233,8 @@ def test_snapshots_are_read_only_point_in_time_views(
     assert refused.exception == "SnapshotAccessControlException"
     refused = error_of(lambda: client.delete("/snap/.snapshot/s1/log.txt"))
     assert refused.exception == "SnapshotAccessControlException"
+    refused = error_of(lambda: client.allow_snapshot("/snap/.snapshot/s1/sub"))
+    assert refused.exception == "SnapshotAccessControlException"
     in_use = error_of(lambda: client.delete("/snap", recursive=True))
     assert in_use.exception == "SnapshotException"
     assert error_of(lambda: client.disallow_snapshot("/snap")).exception == "SnapshotException"
