@@ -238,6 +238,11 @@ class Namespace:
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink()
+        # A snapshot copy without its row: a creation or deletion a crash interrupted.
+        known = {str(row["id"]) for row in self._db.execute("SELECT id FROM snapshots")}
+        for entry in self.snapshot_dir.iterdir():
+            if entry.name not in known:
+                shutil.rmtree(entry, ignore_errors=True)
 
     def spool(self) -> IO[bytes]:
         """A buffer for an append body: memory while small, a hidden temp file beyond."""
@@ -1049,35 +1054,43 @@ class Namespace:
                     f'"{name}".'
                 )
             created = int(now * 1000)
-            snapshot_id = self._db.execute(
-                "INSERT INTO snapshots (dir, name, created) VALUES (?, ?, ?)",
-                (hdfs_path, name, created),
-            ).lastrowid
-            assert snapshot_id is not None
-            copy = self.snapshot_dir / str(snapshot_id)
-            shutil.rmtree(copy, ignore_errors=True)  # left by a crash before its row
-            self._link_tree(self._local(hdfs_path), copy, hdfs_path == "/")
-            os.utime(copy, ns=(created * 1_000_000, created * 1_000_000))
-            internal = f"/{SIDECAR}/snapshots/{snapshot_id}"
-            prefix = hdfs_path.rstrip("/")
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta SELECT ? || CASE WHEN path = ? THEN ''"
-                " ELSE substr(path, length(?) + 1) END, owner, grp,"
-                " permission, replication, block_size, acl, xattrs, atime, policy FROM meta"
-                " WHERE (path = ? OR substr(path, 1, length(?) + 1) = ? || '/')"
-                " AND substr(path, 1, length(?)) != ?",
-                (
-                    internal,
-                    hdfs_path,
-                    prefix,
-                    hdfs_path,
-                    prefix,
-                    prefix,
-                    f"/{SIDECAR}/",
-                    f"/{SIDECAR}/",
-                ),
-            )
+            # One transaction: a crash before COMMIT leaves no row, and the copy it
+            # left behind is an orphan that _recover removes.
+            with self._db:  # commits, or rolls back on an error
+                self._db.execute("BEGIN")
+                self._copy_snapshot(hdfs_path, name, created)
         return {"Path": join_path(join_path(hdfs_path, SNAPSHOT_DIR), name)}
+
+    def _copy_snapshot(self, hdfs_path: str, name: str, created: int) -> None:
+        """Record a snapshot and make its copy: linked files, copied metadata rows."""
+        snapshot_id = self._db.execute(
+            "INSERT INTO snapshots (dir, name, created) VALUES (?, ?, ?)",
+            (hdfs_path, name, created),
+        ).lastrowid
+        assert snapshot_id is not None
+        copy = self.snapshot_dir / str(snapshot_id)
+        shutil.rmtree(copy, ignore_errors=True)
+        self._link_tree(self._local(hdfs_path), copy, hdfs_path == "/")
+        os.utime(copy, ns=(created * 1_000_000, created * 1_000_000))
+        internal = f"/{SIDECAR}/snapshots/{snapshot_id}"
+        prefix = hdfs_path.rstrip("/")
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta SELECT ? || CASE WHEN path = ? THEN ''"
+            " ELSE substr(path, length(?) + 1) END, owner, grp,"
+            " permission, replication, block_size, acl, xattrs, atime, policy FROM meta"
+            " WHERE (path = ? OR substr(path, 1, length(?) + 1) = ? || '/')"
+            " AND substr(path, 1, length(?)) != ?",
+            (
+                internal,
+                hdfs_path,
+                prefix,
+                hdfs_path,
+                prefix,
+                prefix,
+                f"/{SIDECAR}/",
+                f"/{SIDECAR}/",
+            ),
+        )
 
     def _link_tree(self, src: Path, dst: Path, is_root: bool) -> None:
         """Copy a directory tree with hard links for its files (directory times kept)."""
@@ -1106,8 +1119,10 @@ class Namespace:
                     "not exist."
                 )
             internal = f"/{SIDECAR}/snapshots/{snapshot_id}"
-            self._db.execute("DELETE FROM snapshots WHERE id=?", (snapshot_id,))
-            self._db.execute(f"DELETE FROM meta WHERE {self._subtree_sql()}", (internal,) * 3)
+            with self._db:  # one transaction (sqlite3 commits it, or rolls it back)
+                self._db.execute("BEGIN")
+                self._db.execute("DELETE FROM snapshots WHERE id=?", (snapshot_id,))
+                self._db.execute(f"DELETE FROM meta WHERE {self._subtree_sql()}", (internal,) * 3)
             doomed = self.tmp_dir / f"deleted-{uuid.uuid4().hex}"
             os.rename(self.snapshot_dir / str(snapshot_id), doomed)
         shutil.rmtree(doomed, ignore_errors=True)

@@ -107,3 +107,26 @@ def test_metadata_of_a_root_served_by_the_previous_schema_is_kept(tmp_path: Path
         assert ns.list_xattrs("/f") == {"XAttrNames": '["user.k"]'}
     finally:
         ns.close()
+
+
+def test_restart_removes_a_snapshot_copy_whose_creation_did_not_commit(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"x")
+    ns = Namespace(tmp_path, default_owner="me")
+    try:
+        ns.allow_snapshot("/d")
+        ns.create_snapshot("/d", "kept")
+    finally:
+        ns.close()
+    orphan = tmp_path / SIDECAR / "snapshots" / "999"
+    orphan.mkdir()
+    os.link(tmp_path / "d" / "f", orphan / "f")  # what a crash halfway would leave
+    ns = Namespace(tmp_path, default_owner="me")
+    try:
+        assert not orphan.exists()
+        assert ns.list_status("/d/.snapshot")["FileStatuses"]["FileStatus"][0]["pathSuffix"] == (
+            "kept"
+        )
+        assert os.stat(tmp_path / "d" / "f").st_nlink == 2  # the live file and "kept"
+    finally:
+        ns.close()
