@@ -38,6 +38,7 @@ from devstack.webhdfs.acl import (
     parse_spec,
 )
 from devstack.webhdfs.core import (
+    DEFAULT_GROUP,
     DEFAULT_STORAGE_POLICY,
     SIDECAR,
     SNAPSHOT_DIR,
@@ -798,9 +799,9 @@ class Namespace:
 
     def check_access(self, hdfs_path: str, user: str, wanted: int) -> None:
         """CHECKACCESS: traverse on every ancestor, then `wanted` on the path itself."""
-        if user == self.default_owner:
+        if self._is_superuser(user):
             self._stat(hdfs_path)
-            return  # the user running the NameNode is its superuser
+            return
         groups = user_groups(user)
         parts = path_parts(hdfs_path)
         for depth in range(len(parts) + 1):
@@ -815,11 +816,17 @@ class Namespace:
 
     # --- extended attributes ------------------------------------------------------------
 
-    def _check_xattr_access(self, name: str, user: str) -> None:
+    def _is_superuser(self, user: str) -> bool:
+        """The user running the NameNode, or a member of its supergroup."""
+        return user == self.default_owner or DEFAULT_GROUP in user_groups(user)
+
+    def _xattr_visible(self, name: str, user: str) -> bool:
         namespace = name.split(".", 1)[0]
-        if namespace == "user" or (namespace == "trusted" and user == self.default_owner):
-            return
-        raise AccessControl(f"User doesn't have permission for xattr: {name}")
+        return namespace == "user" or (namespace == "trusted" and self._is_superuser(user))
+
+    def _check_xattr_access(self, name: str, user: str) -> None:
+        if not self._xattr_visible(name, user):
+            raise AccessControl(f"User doesn't have permission for xattr: {name}")
 
     def get_xattrs(
         self, hdfs_path: str, names: list[str], encoding: str, user: str
@@ -831,7 +838,7 @@ class Namespace:
             self._check_xattr_access(name, user)
         if any(name not in stored for name in wanted):
             raise RemoteError("At least one of the attributes provided was not found.")
-        chosen = wanted or [n for n in stored if n.startswith("user.")]
+        chosen = wanted or [n for n in stored if self._xattr_visible(n, user)]
         return {
             "XAttrs": [
                 {"name": n, "value": xattr_encode(bytes.fromhex(stored[n]), encoding)}
@@ -839,9 +846,9 @@ class Namespace:
             ]
         }
 
-    def list_xattrs(self, hdfs_path: str) -> dict[str, Any]:
+    def list_xattrs(self, hdfs_path: str, user: str) -> dict[str, Any]:
         _, st = self._stat(hdfs_path)
-        names = [n for n, _ in self._meta(hdfs_path, st).xattrs if n.startswith("user.")]
+        names = [n for n, _ in self._meta(hdfs_path, st).xattrs if self._xattr_visible(n, user)]
         return {"XAttrNames": json.dumps(names, separators=(",", ":"))}
 
     def set_xattr(
@@ -1165,7 +1172,7 @@ class Namespace:
         for path in sorted(paths):
             local, st = self._stat(path)
             status = self._status(path, path_parts(path)[-1] if path != "/" else "", local, st)
-            if user != self.default_owner and status["owner"] != user:
+            if not self._is_superuser(user) and status["owner"] != user:
                 continue
             listing.append(
                 {

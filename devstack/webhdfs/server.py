@@ -339,7 +339,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, self.ns.get_xattrs(path, names, encoding, user_param(params)))
 
     def _op_listxattrs(self, path: str, params: dict[str, str]) -> None:
-        self._json(200, self.ns.list_xattrs(path))
+        self._json(200, self.ns.list_xattrs(path, user_param(params)))
 
     def _op_getallstoragepolicy(self, path: str, params: dict[str, str]) -> None:
         policies = [p.to_json() for p in STORAGE_POLICIES]

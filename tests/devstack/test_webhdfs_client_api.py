@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import pwd
 import subprocess
 import sys
 from collections.abc import Callable
@@ -462,6 +463,19 @@ def test_xattrs_with_encodings_and_flags(client: InsecureClient, webhdfs: WebHdf
     assert get(op="LISTXATTRS").json() == {"XAttrNames": '["user.a","user.b"]'}
     absent = get(op="GETXATTRS", **{"xattr.name": "user.zzz"})
     assert absent.status_code == 403
+    superuser = pwd.getpwuid(os.getuid()).pw_name  # the user running the server
+    trusted = {"xattr.name": "trusted.t", "xattr.value": "0x01", "flag": "CREATE"}
+    denied = put(op="SETXATTR", **trusted)  # as alice
+    assert denied.json()["RemoteException"]["exception"] == "AccessControlException"
+    assert put(op="SETXATTR", **{**trusted, "user.name": superuser}).ok
+    assert [
+        x["name"] for x in get(op="GETXATTRS", **{"user.name": superuser}).json()["XAttrs"]
+    ] == [
+        "trusted.t",
+        "user.a",
+        "user.b",
+    ]
+    assert "trusted.t" not in get(op="LISTXATTRS", **{"user.name": "alice"}).text
     assert put(op="REMOVEXATTR", **{"xattr.name": "user.a"}).ok
     assert put(op="REMOVEXATTR", **{"xattr.name": "user.a"}).status_code == 403
     assert get(op="LISTXATTRS").json() == {"XAttrNames": '["user.b"]'}

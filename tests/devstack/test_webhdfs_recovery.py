@@ -104,7 +104,7 @@ def test_metadata_of_a_root_served_by_the_previous_schema_is_kept(tmp_path: Path
         status = ns.status("/f")["FileStatus"]
         assert (status["owner"], status["permission"], status["replication"]) == ("olga", "600", 2)
         ns.set_xattr("/f", "user.k", b"v", {"CREATE"}, "olga")  # the new columns work
-        assert ns.list_xattrs("/f") == {"XAttrNames": '["user.k"]'}
+        assert ns.list_xattrs("/f", "olga") == {"XAttrNames": '["user.k"]'}
     finally:
         ns.close()
 
