@@ -6,6 +6,7 @@ client (`WebHdfsFileSystem`, `JsonUtilClient`) parses.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -15,7 +16,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import parse_qsl, unquote
 
 from streamapp.errors import WordstreamError
@@ -36,32 +37,101 @@ OPS: dict[str, frozenset[str]] = {
         {
             "OPEN",
             "GETFILESTATUS",
+            "GETFILELINKSTATUS",
             "LISTSTATUS",
             "LISTSTATUS_BATCH",
             "GETCONTENTSUMMARY",
+            "GETQUOTAUSAGE",
             "GETFILECHECKSUM",
             "GETFILEBLOCKLOCATIONS",
             "GET_BLOCK_LOCATIONS",
             "GETHOMEDIRECTORY",
             "GETTRASHROOT",
+            "GETDELEGATIONTOKEN",
             "GETACLSTATUS",
             "CHECKACCESS",
+            "GETXATTRS",
+            "LISTXATTRS",
+            "GETALLSTORAGEPOLICY",
+            "GETSTORAGEPOLICY",
+            "GETSNAPSHOTDIFF",
+            "GETSNAPSHOTDIFFLISTING",
+            "GETSNAPSHOTTABLEDIRECTORYLIST",
+            "GETSNAPSHOTLIST",
+            "GETECPOLICY",
+            "GETECPOLICIES",
+            "GETSERVERDEFAULTS",
+            "GETLINKTARGET",
+            "GETSTATUS",
         }
     ),
     "PUT": frozenset(
         {
             "CREATE",
             "MKDIRS",
+            "CREATESYMLINK",
             "RENAME",
             "SETPERMISSION",
             "SETOWNER",
             "SETREPLICATION",
             "SETTIMES",
+            "RENEWDELEGATIONTOKEN",
+            "CANCELDELEGATIONTOKEN",
+            "SETACL",
+            "MODIFYACLENTRIES",
+            "REMOVEACLENTRIES",
+            "REMOVEDEFAULTACL",
+            "REMOVEACL",
+            "SETXATTR",
+            "REMOVEXATTR",
+            "ALLOWSNAPSHOT",
+            "DISALLOWSNAPSHOT",
+            "CREATESNAPSHOT",
+            "RENAMESNAPSHOT",
+            "SETSTORAGEPOLICY",
+            "SATISFYSTORAGEPOLICY",
+            "ENABLEECPOLICY",
+            "DISABLEECPOLICY",
+            "SETECPOLICY",
         }
     ),
-    "POST": frozenset({"APPEND", "TRUNCATE"}),
-    "DELETE": frozenset({"DELETE"}),
+    "POST": frozenset({"APPEND", "CONCAT", "TRUNCATE", "UNSETSTORAGEPOLICY", "UNSETECPOLICY"}),
+    "DELETE": frozenset({"DELETE", "DELETESNAPSHOT"}),
 }
+# Ops that change the namespace: refused on a path inside a read-only snapshot.
+WRITE_OPS = frozenset(
+    {
+        "CREATE",
+        "MKDIRS",
+        "CREATESYMLINK",
+        "RENAME",
+        "SETPERMISSION",
+        "SETOWNER",
+        "SETREPLICATION",
+        "SETTIMES",
+        "SETACL",
+        "MODIFYACLENTRIES",
+        "REMOVEACLENTRIES",
+        "REMOVEDEFAULTACL",
+        "REMOVEACL",
+        "SETXATTR",
+        "REMOVEXATTR",
+        "SETSTORAGEPOLICY",
+        "SATISFYSTORAGEPOLICY",
+        "SETECPOLICY",
+        "APPEND",
+        "CONCAT",
+        "TRUNCATE",
+        "UNSETSTORAGEPOLICY",
+        "UNSETECPOLICY",
+        "DELETE",
+        "ALLOWSNAPSHOT",
+        "DISALLOWSNAPSHOT",
+        "CREATESNAPSHOT",
+        "RENAMESNAPSHOT",
+        "DELETESNAPSHOT",
+    }
+)
 # Hadoop names the enum of each method's operations after the method.
 _OP_ENUM = {
     "GET": "GetOpParam",
@@ -124,6 +194,32 @@ class HadoopIllegalArgument(RemoteError):
     status = 400
     exception = "HadoopIllegalArgumentException"
     java_class = "org.apache.hadoop.HadoopIllegalArgumentException"
+
+
+class PathIsNotDirectory(RemoteError):
+    exception = "PathIsNotDirectoryException"
+    java_class = "org.apache.hadoop.fs.PathIsNotDirectoryException"
+
+
+class SnapshotError(RemoteError):
+    exception = "SnapshotException"
+    java_class = "org.apache.hadoop.hdfs.protocol.SnapshotException"
+
+
+class SnapshotAccessControl(RemoteError):
+    exception = "SnapshotAccessControlException"
+    java_class = "org.apache.hadoop.hdfs.protocol.SnapshotAccessControlException"
+
+
+class InvalidToken(RemoteError):
+    exception = "InvalidToken"
+    java_class = "org.apache.hadoop.security.token.SecretManager$InvalidToken"
+
+
+class UnsupportedOperation(RemoteError):
+    status = 400
+    exception = "UnsupportedOperationException"
+    java_class = "java.lang.UnsupportedOperationException"
 
 
 def check_op(method: str, op: str) -> str:
@@ -234,14 +330,15 @@ def path_parts(hdfs_path: str) -> list[str]:
     return [p for p in hdfs_path.split("/") if p]
 
 
-def local_path(root: Path, hdfs_path: str) -> Path:
+def local_path(root: Path, hdfs_path: str, internal: bool = False) -> Path:
     """The file under `root` (a resolved directory) that `hdfs_path` names.
 
-    Refuses the server's sidecar directory and any path through a symbolic link,
-    which could lead outside the root.
+    Refuses the server's sidecar directory (unless `internal`: a path the server
+    made itself, such as the copy of a snapshot) and any path through a symbolic
+    link, which could lead outside the root.
     """
     parts = path_parts(hdfs_path)
-    if parts and parts[0] == SIDECAR:
+    if parts and parts[0] == SIDECAR and not internal:
         raise AccessControl(f"Permission denied: {hdfs_path} is reserved by the server")
     candidate = root
     for i, part in enumerate(parts):
@@ -282,13 +379,33 @@ class Meta:
     permission: str = "644"
     replication: int = 1
     block_size: int = BLOCK_SIZE
+    acl: tuple[str, ...] = ()  # the ACL's feature entries (see devstack.webhdfs.acl)
+    xattrs: tuple[tuple[str, str], ...] = ()  # (prefixed name, value as hex), sorted
+    atime: int = 0  # a directory's access time (ms); a file's is its inode's
+    storage_policy: int = 0  # 0: unspecified (inherited)
+
+    @property
+    def mode(self) -> int:
+        return int(self.permission, 8)
 
 
-def file_status(name: str, st: os.stat_result, meta: Meta, children: int = 0) -> dict[str, Any]:
+def permission_string(mode: int) -> str:
+    """Octal permission as WebHDFS writes it (`755`, `1777`)."""
+    return format(mode & 0o1777, "03o")
+
+
+def file_status(
+    name: str,
+    st: os.stat_result,
+    meta: Meta,
+    children: int = 0,
+    snapshot_enabled: bool = False,
+    storage_policy: int = 0,
+) -> dict[str, Any]:
     """One FileStatus object as Hadoop's JsonUtil writes it (`name` is the pathSuffix)."""
     is_dir = stat.S_ISDIR(st.st_mode)
-    return {
-        "accessTime": 0 if is_dir else st.st_atime_ns // 1_000_000,
+    status: dict[str, Any] = {
+        "accessTime": meta.atime if is_dir else st.st_atime_ns // 1_000_000,
         "blockSize": 0 if is_dir else meta.block_size,
         "childrenNum": children,
         "fileId": st.st_ino,
@@ -299,9 +416,14 @@ def file_status(name: str, st: os.stat_result, meta: Meta, children: int = 0) ->
         "pathSuffix": name,
         "permission": meta.permission,
         "replication": 0 if is_dir else meta.replication,
-        "storagePolicy": 0,
+        "storagePolicy": storage_policy,
         "type": "DIRECTORY" if is_dir else "FILE",
     }
+    if meta.acl:
+        status["aclBit"] = True
+    if snapshot_enabled:
+        status["snapshotEnabled"] = True
+    return status
 
 
 def file_statuses(statuses: list[dict[str, Any]]) -> dict[str, Any]:
@@ -470,6 +592,91 @@ def boolean(value: bool) -> dict[str, Any]:
     return {"boolean": value}
 
 
+# --- Extended attributes --------------------------------------------------------------
+
+XATTR_NAMESPACES = ("user", "trusted", "security", "system", "raw")
+
+
+def xattr_name(raw: str) -> str:
+    """A prefixed xattr name with its namespace lower-cased, as the NameNode keeps it."""
+    prefix, dot, rest = raw.partition(".")
+    if not dot or not rest or prefix.lower() not in XATTR_NAMESPACES:
+        raise HadoopIllegalArgument(
+            "An XAttr name must be prefixed with user/trusted/security/system/raw, "
+            "followed by a '.'"
+        )
+    return f"{prefix.lower()}.{rest}"
+
+
+def xattr_decode(raw: str) -> bytes:
+    """An `xattr.value`: `"text"`, `0x` hex or `0s` base64 (XAttrCodec.decodeValue)."""
+    try:
+        if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+            return raw[1:-1].encode()
+        if raw[:2].lower() == "0x":
+            return bytes.fromhex(raw[2:])
+        if raw[:2].lower() == "0s":
+            return base64.b64decode(raw[2:], validate=True)
+    except ValueError:
+        raise IllegalArgument(f'Invalid value for webhdfs parameter "xattr.value": {raw}') from None
+    return raw.encode()
+
+
+def xattr_encode(value: bytes, encoding: str) -> str:
+    """A value as GETXATTRS writes it for `encoding` (text, hex or base64)."""
+    if encoding == "HEX":
+        return "0x" + value.hex()
+    if encoding == "BASE64":
+        return "0s" + base64.b64encode(value).decode()
+    return '"' + value.decode("utf-8", errors="replace") + '"'
+
+
+# --- Storage policies -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoragePolicy:
+    """One of HDFS's built-in block storage policies (BlockStoragePolicySuite)."""
+
+    id: int
+    name: str
+    storage_types: tuple[str, ...]
+    creation_fallbacks: tuple[str, ...]
+    replication_fallbacks: tuple[str, ...]
+    copy_on_create_file: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "copyOnCreateFile": self.copy_on_create_file,
+            "creationFallbacks": list(self.creation_fallbacks),
+            "id": self.id,
+            "name": self.name,
+            "replicationFallbacks": list(self.replication_fallbacks),
+            "storageTypes": list(self.storage_types),
+        }
+
+
+STORAGE_POLICIES = (
+    StoragePolicy(1, "PROVIDED", ("PROVIDED", "DISK"), ("PROVIDED", "DISK"), ("PROVIDED", "DISK")),
+    StoragePolicy(2, "COLD", ("ARCHIVE",), (), ()),
+    StoragePolicy(5, "WARM", ("DISK", "ARCHIVE"), ("DISK", "ARCHIVE"), ("DISK", "ARCHIVE")),
+    StoragePolicy(7, "HOT", ("DISK",), (), ("ARCHIVE",)),
+    StoragePolicy(10, "ONE_SSD", ("SSD", "DISK"), ("SSD", "DISK"), ("SSD", "DISK")),
+    StoragePolicy(12, "ALL_SSD", ("SSD",), ("DISK",), ("DISK",)),
+    StoragePolicy(14, "ALL_NVDIMM", ("NVDIMM",), ("DISK",), ("DISK",)),
+    StoragePolicy(15, "LAZY_PERSIST", ("RAM_DISK", "DISK"), ("DISK",), ("DISK",), True),
+)
+DEFAULT_STORAGE_POLICY = 7  # HOT
+
+
+def storage_policy(key: int | str) -> StoragePolicy:
+    """A built-in policy by id or (case-insensitive) name."""
+    for policy in STORAGE_POLICIES:
+        if policy.id == key or (isinstance(key, str) and policy.name == key.upper()):
+            return policy
+    raise HadoopIllegalArgument(f"Cannot find a block policy with the name {key}")
+
+
 # --- Request bodies -----------------------------------------------------------------
 
 
@@ -509,3 +716,139 @@ def read_sized(rfile: Readable, length: int) -> Iterator[bytes]:
             raise ValueError(f"body ended {remaining} bytes short of Content-Length")
         remaining -= len(piece)
         yield piece
+
+
+# --- Snapshot diffs -------------------------------------------------------------------
+
+SNAPSHOT_DIR = ".snapshot"  # the reserved name under which a directory's snapshots appear
+
+
+class TreeEntry(NamedTuple):
+    """What a snapshot diff compares of one path (relative to the snapshot root)."""
+
+    is_dir: bool
+    inode: int  # a file keeps its inode until it is modified (copy-on-write)
+    size: int
+    mtime_ns: int
+    meta: tuple[Any, ...]
+
+
+class DiffEntry(NamedTuple):
+    type: str  # CREATE, MODIFY, DELETE or RENAME
+    source: str
+    target: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"sourcePath": self.source, "type": self.type}
+        if self.target is not None:
+            entry["targetPath"] = self.target
+        return entry
+
+
+def _rel_parent(rel: str) -> str:
+    return rel.rpartition("/")[0]
+
+
+def snapshot_diff(old: Mapping[str, TreeEntry], new: Mapping[str, TreeEntry]) -> list[DiffEntry]:
+    """HDFS's snapshot diff report of two trees keyed by relative path (`""` is the root).
+
+    Only the topmost created or deleted path of a subtree is reported; a file found
+    under another name with the same inode is a rename; the directories holding a
+    change are modified.
+    """
+    deleted = {p for p in old if p not in new}
+    created = {p for p in new if p not in old}
+    created_files = {new[p].inode: p for p in sorted(created) if not new[p].is_dir}
+    renames: dict[str, str] = {}
+    for p in sorted(deleted):
+        if not old[p].is_dir and old[p].inode in created_files:
+            renames[p] = created_files.pop(old[p].inode)
+    deleted -= renames.keys()
+    created -= set(renames.values())
+    deleted = {p for p in deleted if p == "" or _rel_parent(p) not in deleted}
+    created = {p for p in created if p == "" or _rel_parent(p) not in created}
+    modified = set()
+    for p in old.keys() & new.keys():
+        a, b = old[p], new[p]
+        if a.meta != b.meta or (
+            not a.is_dir and (a.inode, a.size, a.mtime_ns) != (b.inode, b.size, b.mtime_ns)
+        ):
+            modified.add(p)
+    for p in (*deleted, *created, *renames, *renames.values()):
+        parent = _rel_parent(p)
+        if parent in old and parent in new:
+            modified.add(parent)
+    entries = [(p, 0, DiffEntry("MODIFY", p)) for p in modified]
+    entries += [(_rel_parent(p), 1, DiffEntry("CREATE", p)) for p in created]
+    entries += [(_rel_parent(p), 2, DiffEntry("DELETE", p)) for p in deleted]
+    entries += [(_rel_parent(p), 3, DiffEntry("RENAME", p, q)) for p, q in renames.items()]
+    return [e for _, _, e in sorted(entries, key=lambda x: (x[0], x[1], x[2].source))]
+
+
+# --- Server defaults and erasure coding ------------------------------------------------
+
+SERVER_DEFAULTS: dict[str, Any] = {
+    "FsServerDefaults": {
+        "blockSize": BLOCK_SIZE,
+        "bytesPerChecksum": BYTES_PER_CRC,
+        "checksumType": 1,  # DataChecksum.Type.CRC32: what GETFILECHECKSUM computes here
+        "defaultStoragePolicyId": 7,
+        "encryptDataTransfer": False,
+        "fileBufferSize": 4096,
+        "keyProviderUri": "",  # no KMS: no encryption zones
+        "replication": 1,  # what CREATE gives a file without `replication`
+        "trashInterval": 0,  # trash is the client's business (the hdfs package's skip_trash)
+        "writePacketSize": 65536,
+    }
+}
+REPLICATION_EC_POLICY = "replication"
+
+
+def _ec(policy_id: int, name: str, codec: str, data: int, parity: int, cell: int) -> dict[str, Any]:
+    return {
+        "cellSize": cell,
+        "codecName": codec,
+        "id": policy_id,
+        "name": name,
+        "numDataUnits": data,
+        "numParityUnits": parity,
+        "replicationPolicy": codec == REPLICATION_EC_POLICY,
+        "schema": {
+            "codecName": codec,
+            "extraOptions": {},
+            "numDataUnits": data,
+            "numParityUnits": parity,
+        },
+        "systemPolicy": True,
+    }
+
+
+# HDFS's system erasure coding policies. With one DataNode none can be enabled:
+# only the replication policy (what every path here has) is.
+_EC_SYSTEM_POLICIES = (
+    _ec(1, "RS-6-3-1024k", "rs", 6, 3, 1 << 20),
+    _ec(2, "RS-3-2-1024k", "rs", 3, 2, 1 << 20),
+    _ec(3, "RS-LEGACY-6-3-1024k", "rs-legacy", 6, 3, 1 << 20),
+    _ec(4, "XOR-2-1-1024k", "xor", 2, 1, 1 << 20),
+    _ec(5, "RS-10-4-1024k", "rs", 10, 4, 1 << 20),
+    _ec(63, REPLICATION_EC_POLICY, REPLICATION_EC_POLICY, 1, 2, 1024),
+)
+EC_POLICIES: dict[str, Any] = {
+    "ErasureCodingPolicies": {
+        "ErasureCodingPolicyInfo": [
+            {
+                "policy": p,
+                "state": "ENABLED" if p["name"] == REPLICATION_EC_POLICY else "DISABLED",
+            }
+            for p in _EC_SYSTEM_POLICIES
+        ]
+    }
+}
+
+
+def ec_policy(name: str) -> dict[str, Any]:
+    """A system erasure coding policy by name."""
+    for policy in _EC_SYSTEM_POLICIES:
+        if policy["name"] == name:
+            return policy
+    raise HadoopIllegalArgument(f"The policy name {name} does not exist")

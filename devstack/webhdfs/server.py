@@ -16,16 +16,35 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+from devstack.webhdfs.acl import (
+    AclEntry,
+    modify_acl_entries,
+    parse_fsaction,
+    parse_spec,
+    remove_acl,
+    remove_acl_entries,
+    remove_default_acl,
+    set_acl,
+)
 from devstack.webhdfs.core import (
     BLOCK_SIZE,
+    EC_POLICIES,
     PREFIX,
+    REPLICATION_EC_POLICY,
+    SERVER_DEFAULTS,
+    STORAGE_POLICIES,
+    WRITE_OPS,
+    HadoopIllegalArgument,
     IllegalArgument,
+    InvalidToken,
     Meta,
     RemoteError,
+    UnsupportedOperation,
     bool_param,
     check_op,
+    ec_policy,
     hdfs_path_from_url,
     int_param,
     normalize_path,
@@ -34,6 +53,7 @@ from devstack.webhdfs.core import (
     read_chunked,
     read_sized,
     user_param,
+    xattr_decode,
 )
 from devstack.webhdfs.namespace import Namespace
 from streamapp.errors import WordstreamError
@@ -139,6 +159,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             op = check_op(method, params.get("op", ""))
             self.ns = self.server.namespace
+            self._query = url.query
+            if op in WRITE_OPS:
+                self.ns.check_writable(path)
             handler: Callable[[str, dict[str, str]], None] = getattr(self, "_op_" + op.lower())
             handler(path, params)
         except RemoteError as exc:
@@ -286,8 +309,72 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, self.ns.acl_status(path))
 
     def _op_checkaccess(self, path: str, params: dict[str, str]) -> None:
-        self.ns.status(path)
+        wanted = parse_fsaction(params.get("fsaction", ""))
+        self.ns.check_access(path, user_param(params), wanted)
         self._send(200)
+
+    def _op_getfilelinkstatus(self, path: str, params: dict[str, str]) -> None:
+        self._json(200, self.ns.status(path))  # no symbolic links: every path is itself
+
+    def _op_getlinktarget(self, path: str, params: dict[str, str]) -> None:
+        self.ns.status(path)
+        raise RemoteError(f"Path {path} is not a symbolic link")
+
+    def _op_getquotausage(self, path: str, params: dict[str, str]) -> None:
+        self._json(200, self.ns.quota_usage(path))
+
+    def _op_getdelegationtoken(self, path: str, params: dict[str, str]) -> None:
+        # Without security the NameNode runs no secret manager and hands out no token.
+        self._json(200, {"Token": None})
+
+    def _all(self, name: str) -> list[str]:
+        """Every value of a repeated parameter (e.g. `xattr.name`)."""
+        return [v for k, v in parse_qsl(self._query, keep_blank_values=True) if k.lower() == name]
+
+    def _op_getxattrs(self, path: str, params: dict[str, str]) -> None:
+        encoding = params.get("encoding", "").upper()
+        if encoding not in ("", "TEXT", "HEX", "BASE64"):
+            raise IllegalArgument(f'Invalid value for webhdfs parameter "encoding": {encoding}')
+        names = [n for n in self._all("xattr.name") if n]
+        self._json(200, self.ns.get_xattrs(path, names, encoding, user_param(params)))
+
+    def _op_listxattrs(self, path: str, params: dict[str, str]) -> None:
+        self._json(200, self.ns.list_xattrs(path, user_param(params)))
+
+    def _op_getallstoragepolicy(self, path: str, params: dict[str, str]) -> None:
+        policies = [p.to_json() for p in STORAGE_POLICIES]
+        self._json(200, {"BlockStoragePolicies": {"BlockStoragePolicy": policies}})
+
+    def _op_getstoragepolicy(self, path: str, params: dict[str, str]) -> None:
+        self._json(200, self.ns.get_storage_policy(path))
+
+    def _snapshot_names(self, params: dict[str, str]) -> tuple[str, str]:
+        return params.get("oldsnapshotname", ""), params.get("snapshotname", "")
+
+    def _op_getsnapshotdiff(self, path: str, params: dict[str, str]) -> None:
+        self._json(200, self.ns.snapshot_diff_report(path, *self._snapshot_names(params)))
+
+    def _op_getsnapshotdifflisting(self, path: str, params: dict[str, str]) -> None:
+        self._json(200, self.ns.snapshot_diff_listing(path, *self._snapshot_names(params)))
+
+    def _op_getsnapshottabledirectorylist(self, path: str, params: dict[str, str]) -> None:
+        self._json(200, self.ns.snapshottable_directories(user_param(params)))
+
+    def _op_getsnapshotlist(self, path: str, params: dict[str, str]) -> None:
+        self._json(200, self.ns.snapshot_list(path))
+
+    def _op_getecpolicy(self, path: str, params: dict[str, str]) -> None:
+        self.ns.status(path)
+        self._json(200, {"ErasureCodingPolicy": None})  # every path is replicated
+
+    def _op_getecpolicies(self, path: str, params: dict[str, str]) -> None:
+        self._json(200, EC_POLICIES)
+
+    def _op_getserverdefaults(self, path: str, params: dict[str, str]) -> None:
+        self._json(200, SERVER_DEFAULTS)
+
+    def _op_getstatus(self, path: str, params: dict[str, str]) -> None:
+        self._json(200, self.ns.fs_status())
 
     # --- PUT ------------------------------------------------------------------------
 
@@ -326,7 +413,9 @@ class _Handler(BaseHTTPRequestHandler):
                 raise IllegalArgument(
                     f'Invalid value for webhdfs parameter "renameoptions": {sorted(unknown)}'
                 )
-        result = self.ns.rename(path, normalize_path(destination), options)
+        destination = normalize_path(destination)
+        self.ns.check_writable(destination)
+        result = self.ns.rename(path, destination, options)
         if result is None:
             self._send(200)
         else:
@@ -350,7 +439,124 @@ class _Handler(BaseHTTPRequestHandler):
         self.ns.set_times(path, -1 if mtime is None else mtime, -1 if atime is None else atime)
         self._send(200)
 
+    def _op_createsymlink(self, path: str, params: dict[str, str]) -> None:
+        # FileSystem.areSymlinksEnabled() is false by default on a NameNode.
+        raise UnsupportedOperation("Symlinks not supported")
+
+    def _op_renewdelegationtoken(self, path: str, params: dict[str, str]) -> None:
+        raise InvalidToken(f"Renewal request for unknown token {params.get('token', '')}")
+
+    def _op_canceldelegationtoken(self, path: str, params: dict[str, str]) -> None:
+        raise InvalidToken(f"Token not found {params.get('token', '')}")
+
+    def _aclspec(self, params: dict[str, str], with_permissions: bool = True) -> list[AclEntry]:
+        return parse_spec(params.get("aclspec", ""), with_permissions)
+
+    def _op_setacl(self, path: str, params: dict[str, str]) -> None:
+        spec = self._aclspec(params)
+        self.ns.change_acl(path, lambda acl, is_dir: set_acl(acl, spec, is_dir))
+        self._send(200)
+
+    def _op_modifyaclentries(self, path: str, params: dict[str, str]) -> None:
+        spec = self._aclspec(params)
+        self.ns.change_acl(path, lambda acl, is_dir: modify_acl_entries(acl, spec, is_dir))
+        self._send(200)
+
+    def _op_removeaclentries(self, path: str, params: dict[str, str]) -> None:
+        spec = self._aclspec(params, with_permissions=False)
+        self.ns.change_acl(path, lambda acl, is_dir: remove_acl_entries(acl, spec, is_dir))
+        self._send(200)
+
+    def _op_removedefaultacl(self, path: str, params: dict[str, str]) -> None:
+        self.ns.change_acl(path, lambda acl, is_dir: remove_default_acl(acl))
+        self._send(200)
+
+    def _op_removeacl(self, path: str, params: dict[str, str]) -> None:
+        self.ns.change_acl(path, lambda acl, is_dir: remove_acl(acl))
+        self._send(200)
+
+    def _op_setxattr(self, path: str, params: dict[str, str]) -> None:
+        flags = {f.strip().upper() for f in params.get("flag", "").split(",") if f.strip()}
+        if flags - {"CREATE", "REPLACE"}:
+            raise IllegalArgument(f'Invalid value for webhdfs parameter "flag": {params["flag"]}')
+        value = xattr_decode(params.get("xattr.value", ""))
+        name = params.get("xattr.name", "")
+        self.ns.set_xattr(path, name, value, flags, user_param(params))
+        self._send(200)
+
+    def _op_removexattr(self, path: str, params: dict[str, str]) -> None:
+        self.ns.remove_xattr(path, params.get("xattr.name", ""), user_param(params))
+        self._send(200)
+
+    def _op_allowsnapshot(self, path: str, params: dict[str, str]) -> None:
+        self.ns.allow_snapshot(path)
+        self._send(200)
+
+    def _op_disallowsnapshot(self, path: str, params: dict[str, str]) -> None:
+        self.ns.disallow_snapshot(path)
+        self._send(200)
+
+    def _op_createsnapshot(self, path: str, params: dict[str, str]) -> None:
+        self._json(200, self.ns.create_snapshot(path, params.get("snapshotname") or None))
+
+    def _op_renamesnapshot(self, path: str, params: dict[str, str]) -> None:
+        old, new = self._snapshot_names(params)
+        self.ns.rename_snapshot(path, old, new)
+        self._send(200)
+
+    def _op_setstoragepolicy(self, path: str, params: dict[str, str]) -> None:
+        name = params.get("storagepolicy", "")
+        if not name:
+            raise IllegalArgument("Policy name cannot be null or empty")
+        self.ns.set_storage_policy(path, name)
+        self._send(200)
+
+    def _op_satisfystoragepolicy(self, path: str, params: dict[str, str]) -> None:
+        self.ns.status(path)
+        raise RemoteError(
+            "Cannot request to satisfy storage policy when storage policy satisfier feature "
+            "has been disabled by admin. Seek for an admin help to enable it or use Mover tool."
+        )
+
+    def _op_enableecpolicy(self, path: str, params: dict[str, str]) -> None:
+        raise UnsupportedOperation(
+            "Erasure coding needs several DataNodes; this dev server has one: "
+            f"cannot enable {params.get('ecpolicy', '')}"
+        )
+
+    def _op_disableecpolicy(self, path: str, params: dict[str, str]) -> None:
+        ec_policy(params.get("ecpolicy", ""))
+        self._send(200)  # already disabled: nothing to do
+
+    def _op_setecpolicy(self, path: str, params: dict[str, str]) -> None:
+        self.ns.status(path)
+        name = params.get("ecpolicy", "")
+        if ec_policy(name)["name"] != REPLICATION_EC_POLICY:
+            raise HadoopIllegalArgument(
+                f"Policy '{name}' does not match any enabled erasure coding policies: "
+                f"[{REPLICATION_EC_POLICY}]. An erasure coding policy can be enabled by "
+                "enableErasureCodingPolicy API."
+            )
+        self._send(200)  # the replication policy: what every path has anyway
+
     # --- POST and DELETE --------------------------------------------------------------
+
+    def _op_concat(self, path: str, params: dict[str, str]) -> None:
+        sources = [normalize_path(s) for s in params.get("sources", "").split(",") if s]
+        self.ns.concat(path, sources)
+        self._send(200)
+
+    def _op_unsetstoragepolicy(self, path: str, params: dict[str, str]) -> None:
+        self.ns.set_storage_policy(path, None)
+        self._send(200)
+
+    def _op_unsetecpolicy(self, path: str, params: dict[str, str]) -> None:
+        self.ns.status(path)
+        raise RemoteError(f"No erasure coding policy explicitly set on {path}")
+
+    def _op_deletesnapshot(self, path: str, params: dict[str, str]) -> None:
+        self.ns.delete_snapshot(path, params.get("snapshotname", ""))
+        self._send(200)
 
     def _op_append(self, path: str, params: dict[str, str]) -> None:
         int_param(params, "buffersize", None, minimum=1)

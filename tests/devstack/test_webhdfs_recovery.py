@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -85,3 +86,47 @@ def test_kill_9_during_an_upload_leaves_no_file(tmp_path: Path) -> None:
     Namespace(tmp_path, default_owner="me").close()  # what a restarted server does first
     assert os.listdir(tmp_path / SIDECAR / "tmp") == []
     assert not (tmp_path / "archive").exists()
+
+
+def test_metadata_of_a_root_served_by_the_previous_schema_is_kept(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"x")
+    (tmp_path / SIDECAR).mkdir()
+    old = sqlite3.connect(tmp_path / SIDECAR / "meta.sqlite3")
+    old.execute(
+        "CREATE TABLE meta (path TEXT PRIMARY KEY, owner TEXT, grp TEXT,"
+        " permission TEXT, replication INTEGER, block_size INTEGER)"
+    )
+    old.execute("INSERT INTO meta VALUES ('/f', 'olga', 'staff', '600', 2, 1024)")
+    old.commit()
+    old.close()
+    ns = Namespace(tmp_path, default_owner="me")
+    try:
+        status = ns.status("/f")["FileStatus"]
+        assert (status["owner"], status["permission"], status["replication"]) == ("olga", "600", 2)
+        ns.set_xattr("/f", "user.k", b"v", {"CREATE"}, "olga")  # the new columns work
+        assert ns.list_xattrs("/f", "olga") == {"XAttrNames": '["user.k"]'}
+    finally:
+        ns.close()
+
+
+def test_restart_removes_a_snapshot_copy_whose_creation_did_not_commit(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"x")
+    ns = Namespace(tmp_path, default_owner="me")
+    try:
+        ns.allow_snapshot("/d")
+        ns.create_snapshot("/d", "kept")
+    finally:
+        ns.close()
+    orphan = tmp_path / SIDECAR / "snapshots" / "999"
+    orphan.mkdir()
+    os.link(tmp_path / "d" / "f", orphan / "f")  # what a crash halfway would leave
+    ns = Namespace(tmp_path, default_owner="me")
+    try:
+        assert not orphan.exists()
+        assert ns.list_status("/d/.snapshot")["FileStatuses"]["FileStatus"][0]["pathSuffix"] == (
+            "kept"
+        )
+        assert os.stat(tmp_path / "d" / "f").st_nlink == 2  # the live file and "kept"
+    finally:
+        ns.close()

@@ -168,3 +168,83 @@ def test_hadoop_filesystem_api_through_py4j(spark: SparkSession, webhdfs: WebHdf
     assert fs.delete(path("/runs"), True)
     assert not fs.exists(path("/runs"))
     assert not fs.delete(path("/runs"), True)
+
+
+def test_hadoop_client_metadata_acl_xattr_snapshot_and_policy_calls(
+    spark: SparkSession, webhdfs: WebHdfsServer
+) -> None:
+    """The FileSystem calls beyond reading and writing, through Hadoop's own client."""
+    jvm: Any = spark._jvm
+    conf = spark._jsc.hadoopConfiguration()
+    fs_pkg = jvm.org.apache.hadoop.fs
+    perm_pkg = fs_pkg.permission
+
+    def path(p: str) -> Any:
+        return fs_pkg.Path(f"{base(webhdfs)}{p}")
+
+    fs = path("/").getFileSystem(conf)
+    client = InsecureClient(webhdfs.url)
+    client.write("/m/d/f.txt", data="hello")
+    client.write("/m/d/g.txt", data="world")
+
+    fs.setTimes(path("/m/d"), 2_000_000, 1_000_000)
+    fs.setPermission(path("/m/d"), perm_pkg.FsPermission("750"))
+    fs.setOwner(path("/m/d/f.txt"), "bob", "staff")
+    status = fs.getFileStatus(path("/m/d"))
+    assert (status.getModificationTime(), status.getAccessTime()) == (2_000_000, 1_000_000)
+    assert str(status.getPermission()) == "rwxr-x---"
+    assert client.status("/m/d/f.txt")["owner"] == "bob"
+    fs.access(path("/m/d/f.txt"), perm_pkg.FsAction.READ)  # superuser: allowed
+
+    fs.modifyAclEntries(path("/m/d/f.txt"), perm_pkg.AclEntry.parseAclSpec("user:eve:r--", True))
+    acl = fs.getAclStatus(path("/m/d/f.txt"))
+    assert [str(e) for e in acl.getEntries()] == ["user:eve:r--", "group::r--"]
+    assert client.acl_status("/m/d/f.txt")["entries"] == ["user:eve:r--", "group::r--"]
+    fs.removeAcl(path("/m/d/f.txt"))
+    assert fs.getAclStatus(path("/m/d/f.txt")).getEntries().isEmpty()
+
+    fs.setXAttr(path("/m/d/f.txt"), "user.origin", bytearray(b"\x00spark"))
+    assert bytes(fs.getXAttr(path("/m/d/f.txt"), "user.origin")) == b"\x00spark"
+    assert list(fs.listXAttrs(path("/m/d/f.txt"))) == ["user.origin"]
+    fs.removeXAttr(path("/m/d/f.txt"), "user.origin")
+    assert fs.getXAttrs(path("/m/d/f.txt")).isEmpty()
+
+    fs.allowSnapshot(path("/m"))
+    snapshot = fs.createSnapshot(path("/m"), "s1")
+    assert snapshot.toUri().getPath() == "/m/.snapshot/s1"
+    out = fs.append(path("/m/d/f.txt"))
+    out.write(bytearray(b" again"))
+    out.close()
+    fs.delete(path("/m/d/g.txt"), False)
+    fs.createSnapshot(path("/m"), "s2")
+    report = fs.getSnapshotDiffReport(path("/m"), "s1", "s2")
+    entries = {(str(e.getType()), str(e)) for e in report.getDiffList()}
+    assert {t for t, _ in entries} == {"MODIFY", "DELETE"}
+    stream = fs.open(path("/m/.snapshot/s1/d/f.txt"))
+    assert bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream)) == b"hello"
+    stream.close()
+    fs.renameSnapshot(path("/m"), "s2", "later")
+    listing = fs.getSnapshottableDirectoryList()
+    assert [(d.getFullPath().toString(), d.getSnapshotNumber()) for d in listing] == [("/m", 2)]
+    fs.deleteSnapshot(path("/m"), "s1")
+    fs.deleteSnapshot(path("/m"), "later")
+    fs.disallowSnapshot(path("/m"))
+
+    fs.setStoragePolicy(path("/m/d"), "COLD")
+    assert fs.getStoragePolicy(path("/m/d/f.txt")).getName() == "COLD"
+    fs.unsetStoragePolicy(path("/m/d"))
+    assert fs.getStoragePolicy(path("/m/d/f.txt")).getName() == "HOT"
+    assert "ALL_SSD" in [p.getName() for p in fs.getAllStoragePolicies()]
+
+    client.write("/m/part2", data="!")
+    sources = spark.sparkContext._gateway.new_array(fs_pkg.Path, 1)  # type: ignore[union-attr]
+    sources[0] = path("/m/part2")
+    fs.concat(path("/m/d/f.txt"), sources)
+    with client.read("/m/d/f.txt") as reader:
+        assert reader.read() == b"hello again!"
+    usage = fs.getQuotaUsage(path("/m"))
+    assert (usage.getFileAndDirectoryCount(), usage.getQuota()) == (3, -1)
+    assert fs.getServerDefaults(path("/")).getBlockSize() == 128 * 1024 * 1024
+    assert fs.getStatus().getCapacity() > 0
+    trash = fs.getTrashRoot(path("/m")).toUri().getPath()
+    assert trash == f"/user/{spark.sparkContext.sparkUser()}/.Trash"
