@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -36,3 +37,13 @@ def test_promtool(args: list[str]) -> None:
         [promtool(), *args], cwd=DEPLOY, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_rules_use_only_metrics_the_processes_export() -> None:
+    """A renamed metric must not leave an alert silently watching nothing."""
+    root = DEPLOY.parents[1]
+    exported = set()
+    for module in ("streamapp/lag_metrics.py", "web/metrics.py"):
+        exported |= set(re.findall(r'"(wordstream_[a-z_]+)"', (root / module).read_text()))
+    used = set(re.findall(r"\b(wordstream_[a-z_]+)", (DEPLOY / "rules.yml").read_text()))
+    assert used and used <= exported, used - exported
