@@ -1,16 +1,28 @@
-# Every target is safe to re-run: the venv is (re)built only when pyproject.toml changes.
+# Every target is safe to re-run: the venv is (re)built only when pyproject.toml or the
+# lock file changes.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Exact versions with hashes of every dependency (`make lock` refreshes them from
+# pyproject.toml's ranges); requirements.lock is the runtime subset Procfile platforms use.
+LOCK := requirements-dev.lock
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet
 
-.PHONY: run test lint demo clean
+.PHONY: run test lint demo clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Re-resolve the newest versions pyproject.toml allows into both lock files.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra dev -o requirements-dev.lock
 
 # Broker on 9092, WebHDFS on 9870, worker, clock and web (see docs/cli.md). Unbuffered
 # Python so each process's lines reach honcho's log as they are written.

@@ -90,7 +90,12 @@ app = WordstreamApp(
     # Modules that register agents, tables and views on `app` when the worker starts.
     # No `origin`: faust would add it to this list and import every module of the
     # package, including `streamapp.cli.__main__`, which runs the CLI on import.
-    autodiscover=["streamapp.agents", "streamapp.views", "streamapp.archive.agent"],
+    autodiscover=[
+        "streamapp.agents",
+        "streamapp.views",
+        "streamapp.archive.agent",
+        "streamapp.lag_metrics",
+    ],
 )
 
 # The input topic: raw bytes, because values that are not valid UTF-8 must be seen

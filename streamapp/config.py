@@ -74,6 +74,9 @@ class Settings:
     live_drain_seconds: int = 20
     # LIVE_PARTITIONS: partitions of the live tables (and their update topic)
     live_partitions: int = 4
+    # LAG_INTERVAL_S: how often the worker re-reads both groups' committed and end
+    # offsets for its wordstream_consumer_lag gauges (docs/operations.md)
+    lag_interval_s: int = 15
 
     # --- HDFS --------------------------------------------------------------------
     hdfs_url: str = "http://localhost:9870"  # HDFS_URL: WebHDFS endpoint of the NameNode
@@ -190,6 +193,7 @@ class Settings:
             "live_flush_rows",
             "live_drain_seconds",
             "live_partitions",
+            "lag_interval_s",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.upper()}={getattr(self, name)} must be at least 1")

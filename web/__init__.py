@@ -18,6 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "LIVE_CACHE_SECONDS": 1.0,  # reuse a worker answer this long (many readers, one worker)
     "HEALTH_CACHE_SECONDS": 5.0,  # reuse health checks this long
     "BATCH_CHECK_SECONDS": 5.0,  # re-read the snapshot's `latest` pointer at most this often
+    "ARCHIVE_METRICS_SECONDS": 30.0,  # re-read the archive's markers and listings for /metrics
     "REFRESH_SECONDS": 10,  # the page's auto-refresh period
 }
 
@@ -33,7 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Keys of `test_config` named like a Settings field, upper-cased (WORKER_URLS, HDFS_URL),
     replace that setting; other keys (TESTING, the DEFAULTS above) go to the Flask config.
     """
-    from web import api, page
+    from web import api, metrics, page
     from web.data import ReportData, TtlCache
 
     app = Flask(__name__)
@@ -51,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(page.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(metrics.bp)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -22,6 +22,7 @@ from hdfs import HdfsError, InsecureClient
 
 from streamapp.config import Settings, kafka_client_config
 from streamapp.errors import WordstreamError
+from streamapp.lag import PartitionLag
 
 HealthState = Literal["ok", "warn", "down", "unknown"]
 
@@ -300,6 +301,18 @@ class SnapshotStore:
 
 
 @dataclass(frozen=True)
+class LagState:
+    """Lag per partition of both consumer groups, or why it could not be read."""
+
+    partitions: list[PartitionLag]
+    error: str | None
+
+    def total(self, role: str) -> int:
+        """One group's lag over all partitions."""
+        return sum(p.lag for p in self.partitions if p.role == role)
+
+
+@dataclass(frozen=True)
 class Live:
     """What the worker said (all None with `error` set when no worker answered)."""
 
@@ -338,6 +351,16 @@ class ReportData:
         self._live_cache = TtlCache(float(config["LIVE_CACHE_SECONDS"]), executor=self._refresher)
         self._health_cache = TtlCache(
             float(config["HEALTH_CACHE_SECONDS"]), executor=self._refresher
+        )
+        self.archive_reader = ArchiveReader(
+            settings.hdfs_url,
+            settings.hdfs_user_name,
+            settings.archive_root,
+            settings.topic,
+            float(config["HDFS_TIMEOUT"]),
+        )
+        self._archive_cache = TtlCache(
+            float(config["ARCHIVE_METRICS_SECONDS"]), executor=self._refresher
         )
         self._activity_lock = threading.Lock()
         self._last_messages: int | None = None
@@ -396,6 +419,39 @@ class ReportData:
         every = self.store.word_counts(snapshot)
         return {w: every.get(w, 0) for w in words}
 
+    def archive(self) -> list[ArchivePartition]:
+        """The archive's partitions as HDFS holds them (cached ARCHIVE_METRICS_SECONDS)."""
+        found: list[ArchivePartition] = self._archive_cache.get(
+            "archive", self.archive_reader.partitions
+        )
+        return found
+
+    def last_run_or_none(self) -> dict[str, Any] | None:
+        """`last_run.json`, None if there is none or HDFS cannot be read."""
+        try:
+            return self.store.last_run()
+        except ReportError:
+            return None
+
+    def lag(self) -> LagState:
+        """Both consumer groups' lag (cached like health; never raises)."""
+        # Without a broker the offset requests would only wait for their timeout.
+        if self._health_cache.get("broker", self._broker_health).state == "down":
+            return LagState([], "broker down: cannot read offsets")
+        try:
+            found: LagState = self._health_cache.get("lag", self._read_lag)
+        except ReportError as exc:
+            return LagState([], str(exc))
+        return found
+
+    def _read_lag(self) -> LagState:
+        from streamapp.lag import LagUnavailable, read_lag
+
+        try:
+            return LagState(read_lag(self._settings), None)
+        except LagUnavailable as exc:
+            return LagState([], str(exc))
+
     def _observe(self, messages: int) -> None:
         with self._activity_lock:
             if self._last_messages is not None and messages > self._last_messages:
@@ -416,6 +472,7 @@ class ReportData:
             for name, check in checks.items()
         }
         result = {name: f.result() for name, f in futures.items()}
+        result["lag"] = self._lag_health()
         result["producer"] = self._producer_health(result["worker"])
         result["web"] = Health("ok", "serving this page")
         return result
@@ -430,6 +487,14 @@ class ReportData:
         if grew is not None and time.monotonic() - grew < PRODUCER_ACTIVE_SECONDS:
             return Health("ok", "messages arriving")
         return Health("warn", "idle: no new messages seen")
+
+    def _lag_health(self) -> Health:
+        lag = self.lag()
+        if lag.error is not None:
+            return Health("unknown", lag.error)
+        if not lag.partitions:
+            return Health("unknown", f"no topic {self._settings.topic}")
+        return Health("ok", f"live {lag.total('live'):,} · archive {lag.total('archive'):,} behind")
 
     def _broker_health(self) -> Health:
         from confluent_kafka import KafkaException
@@ -487,3 +552,100 @@ class ReportData:
         if body.get("running"):
             return Health("ok", "running the batch now")
         return Health("ok", f"next run {_minutes(body.get('next_run'))}")
+
+
+@dataclass(frozen=True)
+class ArchivePartition:
+    """What HDFS says about one partition of the archive (for the /metrics page)."""
+
+    partition: int
+    last_offset: int | None  # the last offset committed in the current generation
+    last_commit_ms: int | None  # when its marker was last written
+    files_by_date: dict[str, int]
+
+
+class ArchiveReader:
+    """Reads the archive's per-partition markers and recent file counts from WebHDFS.
+
+    Markers are settled the way the sink settles them on start (`choose_marker`,
+    `plan_recovery`) without its roll-forward writes. Files are counted for the
+    `dates` most recent UTC dates of the newest generation: a bounded number of listings
+    however long the archive's history.
+    """
+
+    def __init__(
+        self, url: str, user: str, root: str, topic: str, timeout: float, dates: int = 7
+    ) -> None:
+        self._client = InsecureClient(url, user=user, timeout=timeout)
+        self._root = root.rstrip("/")
+        self._topic = topic
+        self._dates = dates
+
+    def _list(self, path: str) -> list[tuple[str, dict[str, Any]]]:
+        """A directory's entries with their FileStatus; empty if it does not exist."""
+        try:
+            return list(self._client.list(path, status=True))
+        except HdfsError as exc:
+            if exc.exception == "FileNotFoundException":
+                return []
+            raise HdfsUnavailable(f"listing {path}: {exc}") from exc
+        except requests.RequestException as exc:
+            raise HdfsUnavailable(f"listing {path}: {_brief(exc)}") from exc
+
+    def _read(self, path: str) -> bytes | None:
+        try:
+            with self._client.read(path) as reader:
+                data: bytes = reader.read()
+                return data
+        except HdfsError:
+            return None
+        except requests.RequestException as exc:
+            raise HdfsUnavailable(f"reading {path}: {_brief(exc)}") from exc
+
+    def partitions(self) -> list[ArchivePartition]:
+        """Every partition of the topic that has a marker, by partition."""
+        from streamapp.archive.core import (
+            choose_marker,
+            marker_paths,
+            parse_data_file_path,
+            plan_recovery,
+        )
+
+        files: dict[int, dict[str, int]] = {}
+        gens = [n for n, _ in self._list(self._root) if n.startswith("gen=")]
+        if gens:
+            gen_dir = f"{self._root}/{max(gens, key=lambda n: int(n[4:]))}"
+            dates = sorted(n for n, _ in self._list(gen_dir) if n.startswith("date="))
+            for date_dir in dates[-self._dates :]:
+                for name, _ in self._list(f"{gen_dir}/{date_dir}"):
+                    f = parse_data_file_path(f"{gen_dir}/{date_dir}/{name}")
+                    if f is not None and f.topic == self._topic:
+                        per_date = files.setdefault(f.partition, {})
+                        per_date[f.date] = per_date.get(f.date, 0) + 1
+        found = []
+        prefix = f"{self._topic}+"
+        for name, _ in self._list(f"{self._root}/_markers"):
+            if not name.startswith(prefix) or not name[len(prefix) :].isdigit():
+                continue
+            partition = int(name[len(prefix) :])
+            slots = marker_paths(self._root, self._topic, partition)
+            marker = choose_marker([self._read(path) for path in slots])
+            renames = marker.pending.renames if marker and marker.pending else ()
+            finals = {
+                final: self._client.status(final, strict=False) is not None for _, final in renames
+            }
+            committed = plan_recovery(marker, finals, {}).committed
+            times = [
+                int(st["modificationTime"])
+                for _, st in self._list(f"{self._root}/_markers/{name}")
+                if "modificationTime" in st
+            ]
+            found.append(
+                ArchivePartition(
+                    partition,
+                    committed.last,
+                    max(times, default=None),
+                    files.get(partition, {}),
+                )
+            )
+        return sorted(found, key=lambda p: p.partition)

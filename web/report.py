@@ -149,7 +149,9 @@ def page(data: ReportData, *, n: int) -> dict[str, Any]:
     result["top"] = top(data, n)
     result["health"] = health(data)
     result["generated_at"] = datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    result["diagram"] = architecture_diagram(result["health"])
+    lag = data.lag()
+    behind = {r: lag.total(r) for r in ("live", "archive")} if lag.partitions else None
+    result["diagram"] = architecture_diagram(result["health"], behind)
     result["chart"] = words_per_hour_chart(
         result["chart_hours"]["live"], result["chart_hours"]["batch"]
     )

@@ -171,8 +171,19 @@ def _fit(text: str, limit: int = 26) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def architecture_diagram(health: Mapping[str, Mapping[str, str]]) -> Diagram:
-    """The architecture diagram, each box carrying its component's health state."""
+def architecture_diagram(
+    health: Mapping[str, Mapping[str, str]], lag: Mapping[str, int] | None = None
+) -> Diagram:
+    """The architecture diagram, each box carrying its component's health state.
+
+    `lag` (role -> messages behind, "live" and "archive") labels the consume and
+    archive arrows when it is known.
+    """
+    lag = lag or {}
+
+    def behind(label: str, role: str) -> str:
+        return f"{label} · lag {lag[role]:,}" if role in lag else label
+
     box_w, box_h, gap_x, gap_y, pad = 176, 60, 72, 48, 4
     boxes = {}
     for key, title, col, row in _LAYOUT:
@@ -198,13 +209,13 @@ def architecture_diagram(health: Mapping[str, Mapping[str, str]]) -> Diagram:
     b = boxes
     arrows = [
         right(b["producer"], b["broker"], "produce"),
-        right(b["broker"], b["worker"], "consume"),
+        right(b["broker"], b["worker"], behind("consume", "live")),
         Arrow(
             b["worker"].x + b["worker"].width / 2,
             b["worker"].y + box_h,
             b["hdfs"].x + b["hdfs"].width / 2,
             b["hdfs"].y,
-            "archive",
+            behind("archive", "archive"),
         ),
         left(b["hdfs"], b["spark"], "read"),
         left(b["spark"], b["web"], "snapshot"),

@@ -10,11 +10,12 @@ import argparse
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Any
 
 from streamapp.cli.common import KafkaTarget, add_kafka_options, kafka_target
+from streamapp.lag import LagUnavailable, PartitionLag, read_lag
 
 PROBE_TIMEOUT_S = 2.0
 # requests applies a timeout to connecting and to each read separately; split the budget.
@@ -137,8 +138,56 @@ def table_lines(checks: list[Check]) -> list[str]:
     ]
 
 
-def json_report(checks: list[Check]) -> dict[str, Any]:
-    return {"ok": exit_code(checks) == 0, "components": [asdict(c) for c in checks]}
+@dataclass(frozen=True)
+class LagReport:
+    """Both groups' lag per partition, or why it could not be read."""
+
+    topic: str
+    partitions: list[PartitionLag]
+    error: str = ""
+
+
+def lag_lines(report: LagReport) -> list[str]:
+    """The lag table: one line per group and partition, or one line saying why there is none."""
+    if report.error:
+        return [f"lag of {report.topic}: unknown ({report.error})"]
+    if not report.partitions:
+        return [f"lag of {report.topic}: no such topic yet"]
+    header = ("GROUP", "ROLE", "PARTITION", "COMMITTED", "END", "LAG")
+    rows = [header] + [
+        (
+            r.group,
+            r.role,
+            str(r.partition),
+            "-" if r.committed is None else str(r.committed),
+            str(r.end),
+            str(r.lag),
+        )
+        for r in report.partitions
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    # Names left-aligned, numbers right-aligned.
+    return [
+        "  ".join(
+            cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i]) for i, cell in enumerate(row)
+        ).rstrip()
+        for row in rows
+    ]
+
+
+def json_report(checks: list[Check], lag: LagReport | None = None) -> dict[str, Any]:
+    """`--json` output: components, and (when the broker answered) lag per partition."""
+    result: dict[str, Any] = {
+        "ok": exit_code(checks) == 0,
+        "components": [asdict(c) for c in checks],
+    }
+    if lag is not None:
+        result["lag"] = {
+            "topic": lag.topic,
+            "partitions": [r.as_dict() for r in lag.partitions],
+            "error": lag.error or None,
+        }
+    return result
 
 
 def http_get(url: str, params: dict[str, str] | None = None) -> Reply:
@@ -195,22 +244,38 @@ def probes(target: KafkaTarget) -> list[Callable[[], Check]]:
     return found
 
 
+def lag_probe(target: KafkaTarget) -> LagReport:
+    """Both groups' lag on KAFKA_TOPIC (asked only once the broker answered)."""
+    settings = replace(target.settings, kafka_bootstrap=target.bootstrap)
+    try:
+        return LagReport(settings.topic, read_lag(settings))
+    except LagUnavailable as exc:
+        return LagReport(settings.topic, [], str(exc))
+
+
 def run(args: argparse.Namespace) -> int:
     target = kafka_target(args)
     todo = probes(target)
     with ThreadPoolExecutor(max_workers=len(todo)) as pool:
         checks = list(pool.map(lambda probe: probe(), todo))
+    # Lag is information, not a failure: it never changes the exit code. Without a
+    # broker there is nothing to read, and trying would cost the offset requests' timeout.
+    broker_up = any(c.name == "broker" and c.ok for c in checks)
+    lag = lag_probe(target) if broker_up else None
     if args.json:
-        print(json.dumps(json_report(checks), indent=2))
+        print(json.dumps(json_report(checks, lag), indent=2))
     else:
-        print("\n".join(table_lines(checks)))
+        lines = table_lines(checks)
+        if lag is not None:
+            lines += ["", *lag_lines(lag)]
+        print("\n".join(lines))
     return exit_code(checks)
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "status",
-        help="is every component up? (broker, HDFS, worker, web, clock, last batch run)",
+        help="is every component up? (broker, HDFS, worker, web, clock, last batch run, lag)",
         description="Check every component in parallel; exit 0 only if all are up.",
     )
     add_kafka_options(parser, topic=False)

@@ -105,3 +105,34 @@ def test_http_errors_are_short() -> None:
         describe_http_error(requests.ConnectionError("Name or service not known"))
         == "cannot connect"
     )
+
+
+def test_lag_table_and_json() -> None:
+    from streamapp.cli.status import LagReport, lag_lines
+    from streamapp.lag import PartitionLag
+
+    report = LagReport(
+        "t",
+        [
+            PartitionLag("ws", "live", 0, 10, 12, 2),
+            PartitionLag("ws-archive", "archive", 0, None, 12, 12),
+        ],
+    )
+    lines = lag_lines(report)
+    assert lines[0].split() == ["GROUP", "ROLE", "PARTITION", "COMMITTED", "END", "LAG"]
+    assert [line.split() for line in lines[1:]] == [
+        ["ws", "live", "0", "10", "12", "2"],
+        ["ws-archive", "archive", "0", "-", "12", "12"],
+    ]
+    assert lag_lines(LagReport("t", [], "broker gone")) == ["lag of t: unknown (broker gone)"]
+    assert lag_lines(LagReport("t", [])) == ["lag of t: no such topic yet"]
+    as_json = json_report([Check("broker", "b", "up", True)], report)
+    assert as_json["lag"]["partitions"][1] == {
+        "group": "ws-archive",
+        "role": "archive",
+        "partition": 0,
+        "committed": None,
+        "end": 12,
+        "lag": 12,
+    }
+    assert "lag" not in json_report([Check("broker", "b", "down", False)])
