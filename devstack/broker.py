@@ -3,6 +3,8 @@
     python -m devstack.broker [--host 127.0.0.1] [--port 9092]
 
 Memory storage only: a restart empties the broker (topics, offsets, groups).
+SIGTERM or SIGINT: keep the broker up while clients are connected (at most
+DEV_DRAIN_SECONDS), then stop it; a second signal stops it at once.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from devstack.drain import Drain, client_connections
 from devstack.ports import port_in_use, wait_for_port
 from streamapp.config import Settings
 from streamapp.errors import WordstreamError
@@ -186,25 +189,30 @@ def main(argv: list[str] | None = None) -> int:
     except WordstreamError as exc:
         print(f"broker: {exc}", file=sys.stderr)
         return 1
+    assert broker.proc is not None
+    tansu = broker.proc
+    # Stop only when the clients are done: a worker stopping at the same time still
+    # commits its offsets and writes its last rows here (devstack.drain).
+    drain = Drain(
+        "broker", lambda: client_connections(tansu.pid, broker.port), settings.dev_drain_seconds
+    )
+    drain.install()
     print(f"broker: Kafka-compatible dev broker (tansu, memory storage) on {broker.bootstrap}")
     sys.stdout.flush()
-
-    def _stop(signum: int, frame: object) -> None:
-        # honcho and a test fixture may both send SIGTERM: the second must not cut
-        # short the first one's clean stop of the broker.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, _stop)
     try:
-        assert broker.proc is not None
-        code = broker.proc.wait()
-        print(f"broker: tansu exited with code {code}", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, SystemExit):
+        while not drain.requested.wait(0.5):
+            if tansu.poll() is not None:
+                print(f"broker: tansu exited with code {tansu.returncode}", file=sys.stderr)
+                return 1
+        drain.run(alive=lambda: tansu.poll() is None)
         return 0
     finally:
-        broker.stop()
+        # The handlers only set events, so no later SIGTERM (honcho and a test fixture
+        # may both send one) can cut this stop of tansu short. Tansu itself waits some
+        # seconds for clients still connected before it exits; those have had their
+        # drain (or a second signal said to stop now), so they get no more.
+        clients_left = tansu.poll() is None and drain.clients() > 0
+        broker.stop(timeout=1.0 if clients_left else 10.0)
 
 
 if __name__ == "__main__":
