@@ -2,7 +2,10 @@
 
     python -m devstack.run [-f Procfile.dev] [--last broker,hdfs] [PROCESS ...]
 
-`make run` uses this. On Ctrl-C (SIGINT) or SIGTERM, or when one process exits:
+`make run` uses this. The `--last` processes (the dev services) start first; the
+others start once the ports of KAFKA_BOOTSTRAP and HDFS_URL accept connections (or
+after --ready-timeout seconds). On Ctrl-C (SIGINT) or SIGTERM, or when one process
+exits:
 
 1. every process except the `--last` ones (the dev services) gets SIGTERM;
 2. once those have exited, the `--last` ones get SIGTERM, so the broker and the
@@ -17,6 +20,7 @@ after 5 s (its manager's fixed KILL_WAIT).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import signal
 import sys
@@ -24,12 +28,15 @@ import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 import honcho.manager
 from honcho import environ
 from honcho.manager import Manager
 from honcho.printer import Printer
 
+from devstack.broker import bootstrap_port
+from devstack.ports import port_in_use
 from streamapp.config import Settings
 from streamapp.errors import WordstreamError
 
@@ -40,10 +47,19 @@ DEFAULT_LAST = "broker,hdfs"
 class OrderedManager(Manager):
     """honcho's Manager with an ordered stop and a grace period of our choosing."""
 
-    def __init__(self, printer: Printer, grace: float, last: set[str]) -> None:
+    def __init__(
+        self,
+        printer: Printer,
+        grace: float,
+        last: set[str],
+        ready: list[tuple[str, int]] | None = None,
+        ready_timeout: float = 60.0,
+    ) -> None:
         super().__init__(printer)
         self.grace = grace
         self.last = last
+        self.ready = ready or []
+        self.ready_timeout = ready_timeout
         self._stop_started: float | None = None
         self._last_signalled = False
         self._killed = False
@@ -64,11 +80,52 @@ class OrderedManager(Manager):
         # ours replace them to count signals (the second one kills).
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
-        super()._start()
+        first = {n: p for n, p in self._processes.items() if self._is_last(n)}
+        rest = {n: p for n, p in self._processes.items() if n not in first}
+        self._start_some(first)
+        if first and rest:
+            self._wait_ready(first)
+        if self._signals or any(not p["process"].is_alive() for p in first.values()):
+            # Stopped, or a service failed, before the services were up: start no more.
+            for n in rest:
+                del self._processes[n]
+            return
+        self._start_some(rest)
+
+    def _start_some(self, processes: dict[str, dict[str, Any]]) -> None:
+        for name, p in processes.items():
+            p["process"] = multiprocessing.Process(
+                name=name, target=p["obj"].run, args=(self.events, True)
+            )
+            p["process"].start()
+
+    def _wait_ready(self, services: dict[str, dict[str, Any]]) -> None:
+        """Wait until every `ready` address accepts connections, a signal, a service's
+        exit or the timeout."""
+        deadline = time.monotonic() + self.ready_timeout
+        pending = list(self.ready)
+        while pending and not self._signals:
+            if any(not p["process"].is_alive() for p in services.values()):
+                return
+            if time.monotonic() > deadline:
+                where = ", ".join(f"{h}:{p}" for h, p in pending)
+                self._system_print(
+                    f"{where} not up after {self.ready_timeout:g} s; starting the rest anyway\n"
+                )
+                return
+            pending = [(h, p) for h, p in pending if not port_in_use(h, p)]
+            time.sleep(0.1)
+
+    def _is_last(self, name: str) -> bool:
+        return name.rsplit(".", 1)[0] in self.last
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signals += 1
         name = signal.Signals(signum).name
+        if self._signals == 1 and not self._all_started():
+            # Still starting: the loop has no pids yet; _advance() stops once it has.
+            self.returncode = 128 + signum
+            return
         if self._signals == 1:
             self._system_print(
                 f"{name} received: stopping the other processes first, then "
@@ -85,7 +142,7 @@ class OrderedManager(Manager):
         return [
             n
             for n, p in self._processes.items()
-            if "returncode" not in p and (n.split(".")[0] in self.last) == last
+            if "returncode" not in p and self._is_last(n) == last
         ]
 
     def _signal_all(self, names: list[str], force: bool) -> None:
@@ -112,6 +169,8 @@ class OrderedManager(Manager):
     def _advance(self) -> None:
         """Move the ordered stop on: SIGTERM to the last group once the others are gone,
         SIGKILL to everything once the grace period has passed."""
+        if self._stop_started is None and self._signals and self._all_started():
+            self.terminate()  # a signal came while the processes were starting
         if self._stop_started is None or self._killed:
             return
         if not self._last_signalled and not self._running(False):
@@ -128,12 +187,29 @@ class OrderedManager(Manager):
         return bool(super()._all_stopped())
 
 
+def service_addresses(settings: Settings) -> list[tuple[str, int]]:
+    """Where the dev services listen: KAFKA_BOOTSTRAP's first host and HDFS_URL's."""
+    kafka_host = settings.kafka_bootstrap.split(",")[0].strip().rpartition(":")[0] or "localhost"
+    hdfs = urlsplit(settings.hdfs_url)
+    return [
+        (kafka_host, bootstrap_port(settings.kafka_bootstrap)),
+        (hdfs.hostname or "localhost", hdfs.port or 9870),
+    ]
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.strip().rpartition(":")
+    return host or "localhost", int(port)
+
+
 def build_manager(
     procfile: Path,
     names: list[str],
     last: set[str],
     grace: float,
     printer: Printer | None = None,
+    ready: list[tuple[str, int]] | None = None,
+    ready_timeout: float = 60.0,
 ) -> OrderedManager:
     """A manager for the processes of `procfile` (all, or those in `names`), with
     honcho's environment: `.env` next to the Procfile and PORT per process."""
@@ -145,7 +221,7 @@ def build_manager(
         processes = {n: processes[n] for n in names}
     dotenv = procfile.parent / ".env"
     app_env = environ.parse(dotenv.read_text()) if dotenv.is_file() else {}
-    manager = OrderedManager(printer or Printer(sys.stdout), grace, last)
+    manager = OrderedManager(printer or Printer(sys.stdout), grace, last, ready, ready_timeout)
     port = int(os.environ.get("PORT", "5000"))
     params: Any
     for params in environ.expand_processes(processes, env=app_env, port=port):
@@ -177,11 +253,30 @@ def main(argv: list[str] | None = None) -> int:
         default=float(settings.dev_stop_grace_seconds),
         help="seconds from the stop signal to SIGKILL (default: DEV_STOP_GRACE_SECONDS)",
     )
+    parser.add_argument(
+        "--wait-for",
+        default=None,
+        metavar="HOST:PORT,...",
+        help="addresses to wait for before starting the other processes (default: the "
+        "ports of KAFKA_BOOTSTRAP and HDFS_URL; empty: none)",
+    )
+    parser.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=60.0,
+        help="longest wait for the dev services' ports before starting the rest (default: 60)",
+    )
     parser.add_argument("processes", nargs="*", help="processes to start (default: all)")
     args = parser.parse_args(argv)
     last = {n.strip() for n in args.last.split(",") if n.strip()}
+    if args.wait_for is None:
+        ready = service_addresses(settings)
+    else:
+        ready = [_address(a) for a in args.wait_for.split(",") if a.strip()]
     try:
-        manager = build_manager(args.procfile, args.processes, last, args.grace)
+        manager = build_manager(
+            args.procfile, args.processes, last, args.grace, None, ready, args.ready_timeout
+        )
     except (OSError, WordstreamError) as exc:
         print(f"run: {exc}", file=sys.stderr)
         return 1

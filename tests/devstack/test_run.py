@@ -9,15 +9,21 @@ import textwrap
 import time
 from pathlib import Path
 
-# Takes `seconds` to stop after SIGTERM, like a worker writing its last files.
+from devstack.ports import free_port
+
+# Takes argv[1] seconds to stop after SIGTERM, like a worker writing its last files;
+# with a port in argv[2], listens on it after a second, like a dev service starting.
 SLOW = """
-import signal, sys, time
+import signal, socket, sys, time
 def stop(signum, frame):
     print("stopping", flush=True)
     time.sleep(float(sys.argv[1]))
     print("finished", flush=True)
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop)
+if len(sys.argv) > 2:
+    time.sleep(1)
+    server = socket.create_server(("127.0.0.1", int(sys.argv[2])))
 print("up", flush=True)
 while True:
     time.sleep(0.1)
@@ -36,8 +42,9 @@ def _start(tmp_path: Path, slow_seconds: float, *args: str) -> subprocess.Popen[
             """
         )
     )
+    run = [py, "-m", "devstack.run", "-f", str(tmp_path / "Procfile"), "--last", "svc"]
     proc = subprocess.Popen(
-        [py, "-m", "devstack.run", "-f", str(tmp_path / "Procfile"), "--last", "svc", *args],
+        [*run, "--wait-for", "", *args],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -114,3 +121,24 @@ def test_an_unknown_process_name_is_one_clear_error(tmp_path: Path) -> None:
     )
     assert out.returncode == 1
     assert out.stderr.strip() == f"run: no process worker in {tmp_path / 'Procfile'}"
+
+
+def test_the_services_start_first_and_the_rest_once_their_ports_answer(tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+    port = free_port()
+    py = sys.executable
+    probe = f"import socket; socket.create_connection(('127.0.0.1', {port})); print('svc was up')"
+    (tmp_path / "Procfile").write_text(
+        f'app: exec {py} -c "{probe}"\nsvc: exec {py} -u slow.py 0 {port}\n'
+    )
+    run = [py, "-m", "devstack.run", "-f", str(tmp_path / "Procfile"), "--last", "svc"]
+    out = subprocess.run(
+        [*run, "--wait-for", f"127.0.0.1:{port}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    # `app` exits at once, which stops the stack; it found the service listening.
+    assert "app.1  | svc was up" in out, out
+    assert _line_index(out, "svc.1 started") < _line_index(out, "app.1 started")
