@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import queue
 import signal
 import sys
 import time
@@ -47,6 +48,8 @@ DEFAULT_LAST = "broker,hdfs"
 class OrderedManager(Manager):
     """honcho's Manager with an ordered stop and a grace period of our choosing."""
 
+    returncode: int | None
+
     def __init__(
         self,
         printer: Printer,
@@ -64,6 +67,8 @@ class OrderedManager(Manager):
         self._last_signalled = False
         self._killed = False
         self._signals = 0
+        self._signal_name = ""
+        self._held: list[Any] = []
 
     def loop(self) -> None:
         # honcho reads its SIGKILL delay from this module constant (its CLI cannot set
@@ -114,28 +119,48 @@ class OrderedManager(Manager):
                 )
                 return
             pending = [(h, p) for h, p in pending if not port_in_use(h, p)]
-            time.sleep(0.1)
+            self._show_output(0.1)
+        for msg in self._held:  # exits: Manager.loop() acts on them
+            self.events.put(msg)
+
+    def _show_output(self, timeout: float) -> None:
+        """While Manager.loop() has not begun: print the services' lines as they come
+        and record their pids, as the loop would; keep their exits for the loop."""
+        try:
+            msg = self.events.get(timeout=timeout)
+        except queue.Empty:
+            return
+        if msg.type == "line":
+            self._printer.write(msg)
+        elif msg.type == "start":
+            self._processes[msg.name]["pid"] = msg.data["pid"]
+            self._system_print(f"{msg.name} started (pid={msg.data['pid']})\n")
+        else:
+            self._held.append(msg)
 
     def _is_last(self, name: str) -> bool:
         return name.rsplit(".", 1)[0] in self.last
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signals += 1
-        name = signal.Signals(signum).name
-        if self._signals == 1 and not self._all_started():
-            # Still starting: the loop has no pids yet; _advance() stops once it has.
+        self._signal_name = signal.Signals(signum).name
+        if self.returncode is None:
             self.returncode = 128 + signum
-            return
-        if self._signals == 1:
+        # While processes are starting the loop has no pids yet: _advance() acts later.
+        if self._all_started():
+            self._act_on_signals()
+
+    def _act_on_signals(self) -> None:
+        """The first signal starts the ordered stop; a second one kills everything."""
+        if self._signals >= 1 and self._stop_started is None:
             self._system_print(
-                f"{name} received: stopping the other processes first, then "
+                f"{self._signal_name} received: stopping the other processes first, then "
                 f"{', '.join(sorted(self.last))}; SIGKILL after {self.grace:g} s "
                 "(DEV_STOP_GRACE_SECONDS); again to kill now\n"
             )
-            self.returncode = 128 + signum
             self.terminate()
-        else:
-            self._system_print(f"{name} received again: killing every process now\n")
+        if self._signals >= 2 and not self._killed:
+            self._system_print(f"{self._signal_name} received again: killing every process now\n")
             self.kill()
 
     def _running(self, last: bool) -> list[str]:
@@ -169,8 +194,8 @@ class OrderedManager(Manager):
     def _advance(self) -> None:
         """Move the ordered stop on: SIGTERM to the last group once the others are gone,
         SIGKILL to everything once the grace period has passed."""
-        if self._stop_started is None and self._signals and self._all_started():
-            self.terminate()  # a signal came while the processes were starting
+        if self._signals and self._all_started():
+            self._act_on_signals()  # signals that came while the processes were starting
         if self._stop_started is None or self._killed:
             return
         if not self._last_signalled and not self._running(False):

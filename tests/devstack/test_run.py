@@ -142,3 +142,34 @@ def test_the_services_start_first_and_the_rest_once_their_ports_answer(tmp_path:
     # `app` exits at once, which stops the stack; it found the service listening.
     assert "app.1  | svc was up" in out, out
     assert _line_index(out, "svc.1 started") < _line_index(out, "app.1 started")
+
+
+def test_ctrl_c_while_waiting_for_the_services_stops_them_and_starts_nothing_else(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+    py = sys.executable
+    procfile = f"app: exec {py} -u slow.py 0\nsvc: exec {py} -u slow.py 0\n"
+    (tmp_path / "Procfile").write_text(procfile)
+    run = [py, "-m", "devstack.run", "-f", str(tmp_path / "Procfile"), "--last", "svc"]
+    nobody = f"127.0.0.1:{free_port()}"
+    proc = subprocess.Popen(
+        [*run, "--wait-for", nobody, "--ready-timeout", "60"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    # The services' output shows while the launcher waits for them.
+    assert proc.stdout is not None
+    seen = []
+    while "svc.1  | up" not in seen[-1:]:
+        line = proc.stdout.readline()
+        assert line, seen
+        seen.append(line.split(" ", 1)[1].strip())
+    out, took = _stop(proc, signal.SIGINT)
+    assert proc.returncode == 130, out
+    assert "sending SIGTERM to svc.1" in out, out
+    assert "app.1" not in out, out
+    assert took < 10
