@@ -71,9 +71,14 @@ def _stop(proc: subprocess.Popen[str], *signals: signal.Signals) -> tuple[str, f
             proc.send_signal(sig)
         out, _ = proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:  # a second signal makes the launcher kill its children
+            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     return out, time.monotonic() - start
 
 

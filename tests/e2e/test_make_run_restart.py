@@ -97,10 +97,20 @@ class MakeRun:
         self.proc = None
         return self.log().read_text(errors="replace")
 
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+    def stop(self) -> None:
+        """Stop a launcher still running: it stops its children (each in its own session,
+        out of reach of a signal to the launcher's group); a second signal kills them."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        for wait in (150, 30):
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+        self.proc.kill()
+        self.proc.wait()
 
     def tail(self, lines: int = 80) -> str:
         return "\n".join(self.log().read_text(errors="replace").splitlines()[-lines:])
@@ -126,7 +136,7 @@ def make_run(tmp_path: Path) -> Iterator[MakeRun]:
     try:
         yield stack
     finally:
-        stack.kill()
+        stack.stop()
 
 
 def test_ctrl_c_and_make_run_again_lose_and_double_nothing(make_run: MakeRun) -> None:
