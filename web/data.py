@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -25,6 +25,7 @@ from streamapp.errors import WordstreamError
 from streamapp.lag import PartitionLag
 
 HealthState = Literal["ok", "warn", "down", "unknown"]
+_Row = TypeVar("_Row")
 
 # A producer counts as active while the live message total grew within this window.
 PRODUCER_ACTIVE_SECONDS = 300.0
@@ -194,6 +195,8 @@ class Snapshot:
     path: str
     summary: dict[str, Any]
     _words: dict[str, int] | None = field(default=None, repr=False)
+    # hour_words/ rows from an hour on: (that hour, {word: {hour: count}}), the last one read
+    _hour_words: tuple[str, dict[str, dict[str, int]]] | None = field(default=None, repr=False)
 
 
 class SnapshotStore:
@@ -271,18 +274,40 @@ class SnapshotStore:
                 snapshot._words = dict(self._iter_words(snapshot.path.rstrip("/") + "/words"))
             return snapshot._words
 
+    def hour_words_since(self, snapshot: Snapshot, since: str) -> dict[str, dict[str, int]]:
+        """Per word, its per-hour batch counts from hour `since` on (the run's `hour_words/`).
+
+        Read once per run and `since` (the time boundary, which moves only with a new run
+        or a new source log); only the rows from `since` on are kept.
+        """
+        with self._words_lock:
+            if snapshot._hour_words is None or snapshot._hour_words[0] != since:
+                kept: dict[str, dict[str, int]] = {}
+                rows = self._iter_rows(
+                    snapshot.path.rstrip("/") + "/hour_words",
+                    lambda r: (str(r["hour"]), str(r["word"]), int(r["count"])),
+                )
+                for hour, word, count in rows:
+                    if hour >= since:
+                        kept.setdefault(word, {})[hour] = count
+                snapshot._hour_words = (since, kept)
+            return snapshot._hour_words[1]
+
     def _iter_words(self, directory: str) -> Iterator[tuple[str, int]]:
+        return self._iter_rows(directory, lambda r: (str(r["word"]), int(r["count"])))
+
+    def _iter_rows(self, directory: str, pick: Callable[[dict[str, Any]], _Row]) -> Iterator[_Row]:
+        """`pick` of each JSON line of a directory's part files (`_`/`.` names skipped)."""
         try:
             parts = sorted(p for p in self._client.list(directory) if not p.startswith(("_", ".")))
             for part in parts:
                 with self._client.read(f"{directory}/{part}", encoding="utf-8") as reader:
                     for line in reader:
                         if line.strip():
-                            row = json.loads(line)
-                            yield row["word"], int(row["count"])
+                            yield pick(json.loads(line))
         except requests.RequestException as exc:
             raise HdfsUnavailable(f"reading {directory}: {_brief(exc)}") from exc
-        except (HdfsError, ValueError, KeyError) as exc:
+        except (HdfsError, ValueError, KeyError, TypeError) as exc:
             raise HdfsUnavailable(f"reading {directory}: {exc!r}") from exc
 
     def last_run(self) -> dict[str, Any] | None:
@@ -321,6 +346,8 @@ class Live:
     error: str | None
     # Per source log (`<gen>:<partition>`): what was counted, up to which offset.
     sources: list[dict[str, Any]] | None = None
+    # The same per (hour, source log) cell, for every hour the live tables hold.
+    cells: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -378,11 +405,13 @@ class ReportData:
             totals = totals_f.result()
             messages = int(_field(totals, "messages", "/totals"))
             hours = _field(hours_f.result(), "hours", "/hours")
-            sources = _field(sources_f.result(), "sources", "/sources")
+            by_source = sources_f.result()
+            sources = _field(by_source, "sources", "/sources")
+            cells = _field(by_source, "cells", "/sources")
         except ReportError as exc:
             return Live(None, None, str(exc))
         self._observe(messages)
-        return Live(totals, hours, None, sources)
+        return Live(totals, hours, None, sources, cells)
 
     def live_top(self, n: int) -> list[dict[str, Any]]:
         """The worker's top-n words."""
@@ -392,6 +421,23 @@ class ReportData:
     def live_word(self, word: str) -> int:
         """The worker's all-time count of one (already normalised) word."""
         return int(_field(self._worker_get("/word/" + quote(word, safe="")), "count", "/word"))
+
+    def live_word_hours(self, word: str) -> dict[str, int]:
+        """The worker's per-hour counts of one (already normalised) word, hours it holds."""
+        body = self._worker_get("/word/" + quote(word, safe="") + "?hours=1")
+        hours = _field(body, "hours", "/word?hours=1")
+        return {str(h): int(n) for h, n in hours.items()}
+
+    def live_words_hours(self, words: list[str]) -> dict[str, dict[str, int]]:
+        """Per-hour counts of several words, looked up concurrently; refused words omitted."""
+
+        def one(word: str) -> tuple[str, dict[str, int] | None]:
+            try:
+                return word, self.live_word_hours(word)
+            except WorkerRefused:
+                return word, None
+
+        return {w: h for w, h in self._pool.map(one, words) if h is not None}
 
     def live_words(self, words: list[str]) -> dict[str, int]:
         """Counts of several words, looked up concurrently; words the worker refuses are omitted."""
@@ -418,6 +464,10 @@ class ReportData:
             return {w: top[w] for w in words}
         every = self.store.word_counts(snapshot)
         return {w: every.get(w, 0) for w in words}
+
+    def batch_hour_words(self, snapshot: Snapshot, since: str) -> dict[str, dict[str, int]]:
+        """Per word, the batch's per-hour counts from hour `since` on (`hour_words/`)."""
+        return self.store.hour_words_since(snapshot, since)
 
     def archive(self) -> list[ArchivePartition]:
         """The archive's partitions as HDFS holds them (cached ARCHIVE_METRICS_SECONDS)."""
