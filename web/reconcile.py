@@ -447,7 +447,7 @@ def locate_drift(
 ) -> list[Drift]:
     """Every drifting cell with the archive gaps of its log that lie between the batch's
     cells of that log in the neighbouring hours (where its missing offsets can be)."""
-    own = [b for b in batch]
+    own = list(batch)
     gaps = archive_gaps(own, covered)
     by_source: dict[str, list[BatchCell]] = {}
     for b in own:
@@ -512,14 +512,15 @@ def known_count(
     from the boundary on (the exact part is the total minus those). An hour the live
     tables hold (`live_held`, i.e. in `/hours`) takes live's number, 0 if absent.
     """
-    after = {h: n for h, n in batch_by_hour.items() if boundary is None or h >= boundary}
-    exact = batch_total - sum(after.values())
+    if boundary is None:  # nothing is covered: every hour is served as one after a boundary
+        after, exact = dict(batch_by_hour), 0
+    else:
+        after = {h: n for h, n in batch_by_hour.items() if h >= boundary}
+        exact = batch_total - sum(after.values())
     live = sum(
         n for h, n in live_by_hour.items() if h in live_held and (boundary is None or h >= boundary)
     )
     batch = sum(n for h, n in after.items() if h not in live_held)
-    if boundary is None:
-        exact = 0  # nothing is covered: the batch's numbers serve only where live has none
     return Known(exact, live, batch)
 
 

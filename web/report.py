@@ -82,6 +82,18 @@ class Reconciliation:
     per_cell: bool  # False: an older snapshot, judged by its last timestamp only
 
 
+def time_boundary_of(live: Live, snap: Snapshot | None) -> str | None:
+    """The time boundary of the best-known counts (None: no snapshot, every count is live)."""
+    if snap is None:
+        return None
+    coverage = snap.summary.get("coverage", {})
+    batch = batch_cells(snap.summary)
+    if batch is None:
+        return covered_before(coverage)
+    lv = live_cells(live.cells or [])
+    return time_boundary(judged_before(batch, coverage.get("partitions", {}), lv))
+
+
 def reconcile(live: Live, snap: Snapshot) -> Reconciliation:
     """Reconcile what the worker said with a snapshot (pure; live may be down: no rows)."""
     covered = snap.summary.get("coverage", {})
@@ -223,10 +235,6 @@ def drift(data: ReportData) -> dict[str, Any]:
     }
 
 
-def _boundary(live: Live, snap: Snapshot | None) -> str | None:
-    return None if snap is None else reconcile(live, snap).boundary
-
-
 def _known_words(
     data: ReportData, live: Live, snap: Snapshot | None, boundary: str | None, words: list[str]
 ) -> tuple[dict[str, Known], str | None, str | None]:
@@ -266,7 +274,7 @@ def counts(data: ReportData, *, n: int = 0, word: str | None = None) -> dict[str
     """
     live, batch = data.live(), data.batch()
     snap = batch.snapshot
-    boundary = _boundary(live, snap)
+    boundary = time_boundary_of(live, snap)
     batch_hours = [] if snap is None else snap.summary.get("hours", [])
     hours = known_hours(None if live.error else live.hours, batch_hours, boundary)
     result: dict[str, Any] = {
