@@ -23,6 +23,7 @@ from hdfs import HdfsError, InsecureClient
 from streamapp.config import Settings, kafka_client_config
 from streamapp.errors import WordstreamError
 from streamapp.lag import PartitionLag
+from web.reconcile import batch_cells, live_cells
 
 HealthState = Literal["ok", "warn", "down", "unknown"]
 _Row = TypeVar("_Row")
@@ -61,6 +62,14 @@ def _field(body: Any, name: str, view: str) -> Any:
     if not isinstance(body, dict) or name not in body:
         raise WorkerUnavailable(f"the worker's {view} answer has no {name!r} (contract section 3)")
     return body[name]
+
+
+def _decodes(decode: Callable[[Any], Any], body: Any, what: str, error: type[ReportError]) -> None:
+    """`error` naming `what` unless `decode` reads `body` (a contract's cells)."""
+    try:
+        decode(body)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise error(f"{what} break the contract (docs/contracts.md): {exc!r:.120}") from None
 
 
 def _minutes(iso: Any) -> str:
@@ -265,6 +274,7 @@ class SnapshotStore:
         summary = self._read_json(f"{run_dir}/summary.json")
         if summary is None:
             raise HdfsUnavailable(f"{run_dir}/summary.json is missing")
+        _decodes(batch_cells, summary, f"{run_dir}/summary.json cells", HdfsUnavailable)
         return Snapshot(pointer["run_id"], run_dir, summary)
 
     def word_counts(self, snapshot: Snapshot) -> dict[str, int]:
@@ -408,6 +418,7 @@ class ReportData:
             by_source = sources_f.result()
             sources = _field(by_source, "sources", "/sources")
             cells = _field(by_source, "cells", "/sources")
+            _decodes(live_cells, cells, "the worker's /sources cells", WorkerUnavailable)
         except ReportError as exc:
             return Live(None, None, str(exc))
         self._observe(messages)

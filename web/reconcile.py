@@ -159,7 +159,7 @@ class BatchCell:
         """Decode one entry of the snapshot's `cells`."""
         return cls(
             str(d["hour"]),
-            str(d["partition"]),
+            _checked(d["partition"]),
             int(d["messages"]),
             int(d["words"]),
             int(d["first_offset"]),
@@ -191,7 +191,7 @@ class LiveCell:
         """Decode one entry of the worker's `/sources` `cells`."""
         return cls(
             str(d["hour"]),
-            str(d["source"]),
+            _checked(d["source"]),
             int(d["messages"]),
             int(d["words"]),
             int(d["last_offset"]),
@@ -657,6 +657,15 @@ class Loss:
 def _split(source: str) -> tuple[int, int]:
     gen, _, partition = source.partition(":")
     return int(gen), int(partition)
+
+
+def _checked(source: object) -> str:
+    """A source log key as the contracts write it (`<gen>:<partition>`); ValueError if not."""
+    text = str(source)
+    gen, sep, partition = text.partition(":")
+    if not (sep and all(p.isascii() and p.isdigit() for p in (gen, partition))):
+        raise ValueError(f"not a <gen>:<partition> source: {text[:40]!r}")
+    return text
 
 
 def known_losses(

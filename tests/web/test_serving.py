@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from devstack.webhdfs import WebHdfsServer
-from tests.web.conftest import HOUR, REPORT_ROOT, T0
+from tests.web.conftest import HOSTILE, HOUR, REPORT_ROOT, T0
 from tests.web.sources import LiveServer, Message, count, numbered, publish_batch, source_of
 from web.reconcile import hour_of
 
@@ -228,3 +228,25 @@ def test_counts_without_a_batch_are_all_live_and_parameters_are_checked(
     for bad in ["n=0", "n=x", "word=two+words", "word=a%2Fb"]:
         resp = c.get(f"/api/counts?{bad}")
         assert resp.status_code == 400 and "error" in resp.json
+
+
+def test_worker_cells_breaking_the_contract_read_as_down_and_text_stays_text(
+    webhdfs: WebHdfsServer,
+    live_factory: Callable[..., LiveServer],
+    make_app: Callable[..., Flask],
+) -> None:
+    messages = stream(hours=2)
+    publish_batch(webhdfs.url, REPORT_ROOT, messages)
+    cell = {"hour": hour_of(T0), "source": "0:0", "messages": 1, "words": 1, "last_offset": 0}
+    bad = live_factory(
+        messages, answers={"/sources": {"sources": [], "cells": [cell | {"source": "<b>0</b>"}]}}
+    )
+    c = make_app(bad.url, webhdfs.url).test_client()
+    page = c.get("/")
+    assert page.status_code == 200 and 'data-state="worker down"' in page.get_data(as_text=True)
+    assert "/sources" in c.get("/api/live").json["error"]
+    hostile = live_factory(
+        messages, answers={"/sources": {"sources": [], "cells": [cell | {"hour": HOSTILE}]}}
+    )
+    html = make_app(hostile.url, webhdfs.url).test_client().get("/").get_data(as_text=True)
+    assert "&lt;script&gt;" in html and "<script>alert" not in html
