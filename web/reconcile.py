@@ -736,11 +736,15 @@ def verdict(
         if bad_totals:
             parts.append("totals differ: " + ", ".join(bad_totals))
         return Verdict("drift", "; ".join(parts) + ".")
-    judged = sum(1 for r in rows if r.status == "match")
     ahead = next((t for t in totals if t.name == "messages" and t.status == "ahead"), None)
-    message = f"All {judged} fully covered hour(s) the worker still holds agree."
+    if any(r.cells for r in rows):
+        judged = sum(1 for r in rows for c in r.cells if c.status == "match")
+        message = f"All {judged} judged (hour, partition) cell(s) the worker still holds agree."
+    else:
+        judged = sum(1 for r in rows if r.status == "match")
+        message = f"All {judged} fully covered hour(s) the worker still holds agree."
     if judged == 0:
-        message = "No fully covered hour is held by the worker yet; totals agree."
+        message = "Nothing fully covered is held by the worker yet; totals agree."
     if ahead is not None:
         message += f" Live is ahead by {ahead.diff:,} message(s) that arrived after the run."
     late = sum(1 for r in rows for c in r.cells if c.status == "late")

@@ -237,8 +237,13 @@ def drift(data: ReportData) -> dict[str, Any]:
 
 def _known_words(
     data: ReportData, live: Live, snap: Snapshot | None, boundary: str | None, words: list[str]
-) -> tuple[dict[str, Known], str | None, str | None]:
-    """Best-known counts of some words; with the live and batch errors met on the way."""
+) -> tuple[dict[str, Known | None], str | None, str | None]:
+    """Best-known counts of some words, with the live and batch errors met on the way.
+
+    Live down: the batch's counts (exact before the boundary, `batch` after). The batch's
+    word files unreadable (e.g. a run without `hour_words/`): live's all-time counts,
+    tagged `live`. Both: None.
+    """
     live_error = live.error
     batch_error = None
     live_held = {h["hour"] for h in live.hours or []}
@@ -259,11 +264,31 @@ def _known_words(
                 after = data.batch_hour_words(snap, boundary)
         except ReportError as exc:
             batch_error = str(exc)
-    known = {
-        w: known_count(totals.get(w, 0), after.get(w, {}), per_hour.get(w, {}), live_held, boundary)
-        for w in words
-    }
-    return known, live_error, batch_error
+    if batch_error is None:
+        return (
+            {
+                w: known_count(
+                    totals.get(w, 0), after.get(w, {}), per_hour.get(w, {}), live_held, boundary
+                )
+                for w in words
+            },
+            live_error,
+            None,
+        )
+    if live_error is None:
+        try:
+            every = data.live_words(words)
+            return (
+                {w: Known(live=every[w]) if w in every else None for w in words},
+                None,
+                batch_error,
+            )
+        except ReportError as exc:
+            live_error = str(exc)
+    return dict.fromkeys(words), live_error, batch_error
+
+
+_UNKNOWN: dict[str, Any] = {"count": None, "exact": None, "live": None, "batch": None}
 
 
 def counts(data: ReportData, *, n: int = 0, word: str | None = None) -> dict[str, Any]:
@@ -286,6 +311,7 @@ def counts(data: ReportData, *, n: int = 0, word: str | None = None) -> dict[str
     }
     words: list[str] = []
     if n > 0:
+        result["top"] = []
         candidates = [e["word"] for e in ([] if snap is None else snap.summary.get("top", []))[:n]]
         if live.error is None:
             try:
@@ -300,10 +326,12 @@ def counts(data: ReportData, *, n: int = 0, word: str | None = None) -> dict[str
         result["live_error"] = result["live_error"] or live_error
         result["batch_error"] = result["batch_error"] or batch_error
         if n > 0:
-            ranked = sorted(set(candidates), key=lambda w: (-known[w].count, w))
-            result["top"] = [{"word": w} | known[w].as_dict() for w in ranked[:n]]
+            found = {w: k for w, k in known.items() if k is not None and w in candidates}
+            ranked = sorted(found, key=lambda w: (-found[w].count, w))
+            result["top"] = [{"word": w} | found[w].as_dict() for w in ranked[:n]]
         if word is not None:
-            result["word"] = {"word": word} | known[word].as_dict()
+            k = known[word]
+            result["word"] = {"word": word} | (_UNKNOWN if k is None else k.as_dict())
     return result
 
 

@@ -245,10 +245,12 @@ def publish_batch(
     corrupt: int = 0,
     part_size: int = 50_000,
     cells: bool = True,
+    hour_words: bool = True,
 ) -> str:
     """Write one complete snapshot run of `messages` and point `latest` at it; returns its path.
 
-    `cells=False` writes a snapshot as runs did before they had per-partition cells.
+    `cells=False` writes a snapshot as runs did before they had per-partition cells;
+    `hour_words=False` leaves out the `hour_words/` part files.
     """
     client = InsecureClient(hdfs_url)
     c = count(messages)
@@ -291,7 +293,8 @@ def publish_batch(
         json.dumps({"hour": h, "word": w, "count": n}) + "\n"
         for (h, w), n in sorted(c.hour_words.items())
     )
-    client.write(f"{run}/hour_words/part-00000.json", hour_lines.encode(), overwrite=True)
+    if hour_words:
+        client.write(f"{run}/hour_words/part-00000.json", hour_lines.encode(), overwrite=True)
     client.write(f"{run}/_SUCCESS", "", overwrite=True)
     write_json(
         client,

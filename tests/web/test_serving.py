@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
+from devstack.ports import free_port
 from devstack.webhdfs import WebHdfsServer
 from tests.web.conftest import HOSTILE, HOUR, REPORT_ROOT, T0
 from tests.web.sources import LiveServer, Message, count, numbered, publish_batch, source_of
@@ -250,3 +251,33 @@ def test_worker_cells_breaking_the_contract_read_as_down_and_text_stays_text(
     )
     html = make_app(hostile.url, webhdfs.url).test_client().get("/").get_data(as_text=True)
     assert "&lt;script&gt;" in html and "<script>alert" not in html
+
+
+def test_word_counts_fall_back_to_the_side_that_answers(
+    webhdfs: WebHdfsServer,
+    live_factory: Callable[..., LiveServer],
+    make_app: Callable[..., Flask],
+) -> None:
+    messages = stream()
+    archived = messages[: len(messages) - 5]
+    # A run without hour_words/: the batch's side of a word from the boundary on is unknown,
+    # so the word's best-known count is live's, tagged as such, and the reason is given.
+    publish_batch(webhdfs.url, REPORT_ROOT, archived, hour_words=False)
+    c = app_over(messages, make_app, live_factory, webhdfs)
+    body = c.get("/api/counts?word=kafka&n=2").json
+    live_kafka = count(messages).per_word["kafka"]
+    assert body["word"] == {
+        "word": "kafka",
+        "count": live_kafka,
+        "exact": 0,
+        "live": live_kafka,
+    } | {"batch": 0}
+    assert "hour_words" in body["batch_error"]
+    assert [e["count"] for e in body["top"]] == [e["count"] for e in count(messages).top(2)]
+    # The worker down: the batch's own counts (exact before the boundary, batch after).
+    publish_batch(webhdfs.url, REPORT_ROOT, archived, run_id="20260101T030000Z")
+    down = make_app(f"http://127.0.0.1:{free_port()}", webhdfs.url).test_client()
+    body = down.get("/api/counts?word=kafka").json
+    assert body["live_error"] and body["word"]["count"] == count(archived).per_word["kafka"]
+    assert body["word"]["live"] == 0 and body["word"]["batch"] > 0
+    assert {h["provenance"] for h in body["hours"]} == {"exact", "batch"}
