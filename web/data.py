@@ -23,7 +23,7 @@ from hdfs import HdfsError, InsecureClient
 from streamapp.config import Settings, kafka_client_config
 from streamapp.errors import WordstreamError
 from streamapp.lag import PartitionLag
-from web.reconcile import batch_cells, live_cells
+from web.reconcile import BatchCell, LiveCell, batch_cells, live_cells
 
 HealthState = Literal["ok", "warn", "down", "unknown"]
 _Row = TypeVar("_Row")
@@ -64,12 +64,16 @@ def _field(body: Any, name: str, view: str) -> Any:
     return body[name]
 
 
-def _decodes(decode: Callable[[Any], Any], body: Any, what: str, error: type[ReportError]) -> None:
-    """`error` naming `what` unless `decode` reads `body` (a contract's cells)."""
+def _decodes(decode: Callable[[Any], _Row], body: Any, what: str, error: type[ReportError]) -> _Row:
+    """`decode(body)` (a contract's cells); `error` naming `what` if it cannot be read."""
     try:
-        decode(body)
+        return decode(body)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise error(f"{what} break the contract (docs/contracts.md): {exc!r:.120}") from None
+
+
+def _word_path(word: str) -> str:
+    return "/word/" + quote(word, safe="") + "?hours=1"
 
 
 def _minutes(iso: Any) -> str:
@@ -203,6 +207,8 @@ class Snapshot:
     run_id: str
     path: str
     summary: dict[str, Any]
+    # The summary's cells, decoded once; None for a run written before it had any.
+    cells: list[BatchCell] | None = field(default=None, repr=False)
     _words: dict[str, int] | None = field(default=None, repr=False)
     # hour_words/ rows from an hour on: (that hour, {word: {hour: count}}), the last one read
     _hour_words: tuple[str, dict[str, dict[str, int]]] | None = field(default=None, repr=False)
@@ -274,8 +280,8 @@ class SnapshotStore:
         summary = self._read_json(f"{run_dir}/summary.json")
         if summary is None:
             raise HdfsUnavailable(f"{run_dir}/summary.json is missing")
-        _decodes(batch_cells, summary, f"{run_dir}/summary.json cells", HdfsUnavailable)
-        return Snapshot(pointer["run_id"], run_dir, summary)
+        cells = _decodes(batch_cells, summary, f"{run_dir}/summary.json cells", HdfsUnavailable)
+        return Snapshot(pointer["run_id"], run_dir, summary, cells)
 
     def word_counts(self, snapshot: Snapshot) -> dict[str, int]:
         """Every word's batch count (the run's `words/` part files), loaded once per run."""
@@ -357,7 +363,7 @@ class Live:
     # Per source log (`<gen>:<partition>`): what was counted, up to which offset.
     sources: list[dict[str, Any]] | None = None
     # The same per (hour, source log) cell, for every hour the live tables hold.
-    cells: list[dict[str, Any]] | None = None
+    cells: list[LiveCell] | None = None
 
 
 @dataclass(frozen=True)
@@ -400,6 +406,7 @@ class ReportData:
             float(config["ARCHIVE_METRICS_SECONDS"]), executor=self._refresher
         )
         self._activity_lock = threading.Lock()
+        self._cells_memo: tuple[Any, list[LiveCell]] | None = None
         self._last_messages: int | None = None
         self._last_growth: float | None = None
 
@@ -417,12 +424,21 @@ class ReportData:
             hours = _field(hours_f.result(), "hours", "/hours")
             by_source = sources_f.result()
             sources = _field(by_source, "sources", "/sources")
-            cells = _field(by_source, "cells", "/sources")
-            _decodes(live_cells, cells, "the worker's /sources cells", WorkerUnavailable)
+            cells = self._live_cells(by_source)
         except ReportError as exc:
             return Live(None, None, str(exc))
         self._observe(messages)
         return Live(totals, hours, None, sources, cells)
+
+    def _live_cells(self, body: Any) -> list[LiveCell]:
+        """The cells of a `/sources` answer, decoded once per answer (answers are cached)."""
+        memo = self._cells_memo
+        if memo is not None and memo[0] is body:
+            return memo[1]
+        raw = _field(body, "cells", "/sources")
+        cells = _decodes(live_cells, raw, "the worker's /sources cells", WorkerUnavailable)
+        self._cells_memo = (body, cells)
+        return cells
 
     def live_top(self, n: int) -> list[dict[str, Any]]:
         """The worker's top-n words."""
@@ -431,11 +447,12 @@ class ReportData:
 
     def live_word(self, word: str) -> int:
         """The worker's all-time count of one (already normalised) word."""
-        return int(_field(self._worker_get("/word/" + quote(word, safe="")), "count", "/word"))
+        # The same view as `live_word_hours`, so a word's count and hours share one answer.
+        return int(_field(self._worker_get(_word_path(word)), "count", "/word"))
 
     def live_word_hours(self, word: str) -> dict[str, int]:
         """The worker's per-hour counts of one (already normalised) word, hours it holds."""
-        body = self._worker_get("/word/" + quote(word, safe="") + "?hours=1")
+        body = self._worker_get(_word_path(word))
         hours = _field(body, "hours", "/word?hours=1")
         return {str(h): int(n) for h, n in hours.items()}
 

@@ -16,7 +16,6 @@ from web.reconcile import (
     Drift,
     HourRow,
     Known,
-    batch_cells,
     compare_totals,
     covered_before,
     hours_from_cells,
@@ -25,7 +24,6 @@ from web.reconcile import (
     known_hours,
     known_losses,
     known_totals,
-    live_cells,
     locate_drift,
     reconcile_cells,
     reconcile_hours,
@@ -87,10 +85,10 @@ def time_boundary_of(live: Live, snap: Snapshot | None) -> str | None:
     if snap is None:
         return None
     coverage = snap.summary.get("coverage", {})
-    batch = batch_cells(snap.summary)
+    batch = snap.cells
     if batch is None:
         return covered_before(coverage)
-    lv = live_cells(live.cells or [])
+    lv = live.cells or []
     return time_boundary(judged_before(batch, coverage.get("partitions", {}), lv))
 
 
@@ -98,14 +96,14 @@ def reconcile(live: Live, snap: Snapshot) -> Reconciliation:
     """Reconcile what the worker said with a snapshot (pure; live may be down: no rows)."""
     covered = snap.summary.get("coverage", {})
     partitions = covered.get("partitions", {})
-    batch = batch_cells(snap.summary)
+    batch = snap.cells
     if batch is None:
         cutoff = covered_before(covered)
         rows = []
         if live.hours is not None:
             rows = reconcile_hours(live.hours, snap.summary.get("hours", []), cutoff)
         return Reconciliation(rows, [], cutoff, {}, per_cell=False)
-    lv = live_cells(live.cells or [])
+    lv = live.cells or []
     cutoffs = judged_before(batch, partitions, lv)
     rows, drift = [], []
     if live.hours is not None:

@@ -74,6 +74,7 @@ class Counts:
     cells: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     # `<gen>:<partition>` -> last offset, valid or rejected (the snapshot's coverage)
     covered: dict[str, int] = field(default_factory=dict)
+    _by_word: dict[str, dict[str, int]] | None = field(default=None, repr=False)
 
     def top(self, n: int) -> list[dict[str, Any]]:
         ranked = sorted(self.per_word.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
@@ -110,7 +111,12 @@ class Counts:
         ]
 
     def word_hours(self, word: str) -> dict[str, int]:
-        return {h: n for (h, w), n in sorted(self.hour_words.items()) if w == word}
+        """One word's per-hour counts (as the worker's `/word/{w}?hours=1`)."""
+        if self._by_word is None:  # indexed once: the double answers many lookups
+            self._by_word = {}
+            for (h, w), n in sorted(self.hour_words.items()):
+                self._by_word.setdefault(w, {})[h] = n
+        return dict(self._by_word.get(word, {}))
 
 
 def count(messages: list[Message]) -> Counts:
