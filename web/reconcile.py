@@ -678,15 +678,11 @@ def known_losses(
     empty, topic recreated) before they were archived. Totals may still look equal, e.g.
     when as many new messages are pending for the next run, so this is judged per log.
     """
-    newest: dict[int, int] = {}
-    for source in covered:
-        gen, partition = _split(source)
-        newest[partition] = max(gen, newest.get(partition, gen))
+    newest = _newest_generations(covered)
     losses = []
     for entry in live_sources:
         source = str(entry["source"])
-        gen, partition = _split(source)
-        if newest.get(partition, -1) <= gen:
+        if not _closed(source, newest):
             continue  # the log may still be archived: the batch saw nothing newer
         archived = covered.get(source)
         live_last = int(entry["last_offset"])
