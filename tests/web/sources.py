@@ -74,7 +74,7 @@ class Counts:
     cells: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     # `<gen>:<partition>` -> last offset, valid or rejected (the snapshot's coverage)
     covered: dict[str, int] = field(default_factory=dict)
-    _by_word: dict[str, dict[str, int]] | None = field(default=None, repr=False)
+    by_word: dict[str, dict[str, int]] = field(default_factory=dict)  # word -> hour -> count
 
     def top(self, n: int) -> list[dict[str, Any]]:
         ranked = sorted(self.per_word.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
@@ -112,11 +112,7 @@ class Counts:
 
     def word_hours(self, word: str) -> dict[str, int]:
         """One word's per-hour counts (as the worker's `/word/{w}?hours=1`)."""
-        if self._by_word is None:  # indexed once: the double answers many lookups
-            self._by_word = {}
-            for (h, w), n in sorted(self.hour_words.items()):
-                self._by_word.setdefault(w, {})[h] = n
-        return dict(self._by_word.get(word, {}))
+        return dict(sorted(self.by_word.get(word, {}).items()))
 
 
 def count(messages: list[Message]) -> Counts:
@@ -143,6 +139,9 @@ def count(messages: list[Message]) -> Counts:
         c.words += len(ws)
         c.per_word.update(ws)
         c.hour_words.update((hour, w) for w in ws)
+        for w in ws:
+            seen = c.by_word.setdefault(w, {})
+            seen[hour] = seen.get(hour, 0) + 1
         per_hour = c.hours.setdefault(hour, [0, 0])
         per_hour[0] += 1
         per_hour[1] += len(ws)
