@@ -96,11 +96,13 @@ def _local_word(word: str) -> dict[str, Any]:
         return {"ready": False, "partitions": []}
     partitions = _local_partitions()
     count = 0
+    hours: dict[str, int] = {}
     partition = counting.partition_for(word, PARTITIONS)
     if partition in partitions:
         row = pending.word(partition, word) or word_table.get(word)
-        count = row["n"] if row else 0
-    return {"ready": True, "partitions": partitions, "count": count}
+        if row:
+            count, hours = row["n"], row["h"]
+    return {"ready": True, "partitions": partitions, "count": count, "hours": hours}
 
 
 async def _gather(path: str, local: dict[str, Any]) -> list[dict[str, Any]]:
@@ -196,7 +198,10 @@ async def top(self: web.View, request: web.Request) -> web.Response:
 
 @app.page("/word/{word}")
 async def word_count(self: web.View, request: web.Request, word: str) -> web.Response:
-    """The all-time count of one word (normalised with the tokenizer first)."""
+    """The all-time count of one word (normalised with the tokenizer first).
+
+    `?hours=1` adds `"hours": {hour: count}`, the word's per-hour counts the tables hold.
+    """
     found = words(word)
     if len(found) != 1:
         return self.json({"error": f"{word!r} is not exactly one word"}, status=400)
@@ -205,7 +210,11 @@ async def word_count(self: web.View, request: web.Request, word: str) -> web.Res
         answers = await _gather(f"/_local/word/{normalised}", _local_word(normalised))
     except ViewError as exc:
         return _error(self, exc)
-    return self.json({"word": normalised, "count": sum(a["count"] for a in answers)})
+    body: dict[str, Any] = {"word": normalised, "count": sum(a["count"] for a in answers)}
+    if request.query.get("hours") == "1":
+        # One worker owns the word's row; the others answer an empty map.
+        body["hours"] = dict(sorted(h for a in answers for h in a.get("hours", {}).items()))
+    return self.json(body)
 
 
 @app.page("/hours")

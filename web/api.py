@@ -62,7 +62,30 @@ def batch() -> tuple[dict[str, Any], int]:
 def hours() -> dict[str, Any]:
     """The per-hour reconciliation (empty unless both sides answered) and the verdict."""
     s = report.summary(_data())
-    return {"verdict": s["verdict"], "hours": s["hours"], "totals": s["totals"]}
+    return {
+        "verdict": s["verdict"],
+        "per_cell": s["per_cell"],
+        "judged_before": s["judged_before"],
+        "hours": s["hours"],
+        "totals": s["totals"],
+    }
+
+
+@bp.get("/drift")
+def drift() -> dict[str, Any]:
+    """Each drifting (hour, partition) cell located, and each late cell (pending)."""
+    return report.drift(_data())
+
+
+@bp.get("/counts")
+def counts() -> dict[str, Any]:
+    """Best-known counts: exact batch numbers before the time boundary, live from it on.
+
+    `n` (default 10) sizes the top list; `word` adds one word's count.
+    """
+    raw = request.args.get("word")
+    word = None if raw is None or not raw.strip() else parse_word(raw)
+    return report.counts(_data(), n=parse_n(request.args.get("n")), word=word)
 
 
 @bp.get("/top")

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -23,8 +23,10 @@ from hdfs import HdfsError, InsecureClient
 from streamapp.config import Settings, kafka_client_config
 from streamapp.errors import WordstreamError
 from streamapp.lag import PartitionLag
+from web.reconcile import BatchCell, LiveCell, batch_cells, live_cells
 
 HealthState = Literal["ok", "warn", "down", "unknown"]
+_Row = TypeVar("_Row")
 
 # A producer counts as active while the live message total grew within this window.
 PRODUCER_ACTIVE_SECONDS = 300.0
@@ -60,6 +62,18 @@ def _field(body: Any, name: str, view: str) -> Any:
     if not isinstance(body, dict) or name not in body:
         raise WorkerUnavailable(f"the worker's {view} answer has no {name!r} (contract section 3)")
     return body[name]
+
+
+def _decodes(decode: Callable[[Any], _Row], body: Any, what: str, error: type[ReportError]) -> _Row:
+    """`decode(body)` (a contract's cells); `error` naming `what` if it cannot be read."""
+    try:
+        return decode(body)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise error(f"{what} break the contract (docs/contracts.md): {exc!r:.120}") from None
+
+
+def _word_path(word: str) -> str:
+    return "/word/" + quote(word, safe="") + "?hours=1"
 
 
 def _minutes(iso: Any) -> str:
@@ -193,7 +207,11 @@ class Snapshot:
     run_id: str
     path: str
     summary: dict[str, Any]
+    # The summary's cells, decoded once; None for a run written before it had any.
+    cells: list[BatchCell] | None = field(default=None, repr=False)
     _words: dict[str, int] | None = field(default=None, repr=False)
+    # hour_words/ rows from an hour on: (that hour, {word: {hour: count}}), the last one read
+    _hour_words: tuple[str, dict[str, dict[str, int]]] | None = field(default=None, repr=False)
 
 
 class SnapshotStore:
@@ -262,7 +280,8 @@ class SnapshotStore:
         summary = self._read_json(f"{run_dir}/summary.json")
         if summary is None:
             raise HdfsUnavailable(f"{run_dir}/summary.json is missing")
-        return Snapshot(pointer["run_id"], run_dir, summary)
+        cells = _decodes(batch_cells, summary, f"{run_dir}/summary.json cells", HdfsUnavailable)
+        return Snapshot(pointer["run_id"], run_dir, summary, cells)
 
     def word_counts(self, snapshot: Snapshot) -> dict[str, int]:
         """Every word's batch count (the run's `words/` part files), loaded once per run."""
@@ -271,18 +290,40 @@ class SnapshotStore:
                 snapshot._words = dict(self._iter_words(snapshot.path.rstrip("/") + "/words"))
             return snapshot._words
 
+    def hour_words_since(self, snapshot: Snapshot, since: str) -> dict[str, dict[str, int]]:
+        """Per word, its per-hour batch counts from hour `since` on (the run's `hour_words/`).
+
+        Read once per run and `since` (the time boundary, which moves only with a new run
+        or a new source log); only the rows from `since` on are kept.
+        """
+        with self._words_lock:
+            if snapshot._hour_words is None or snapshot._hour_words[0] != since:
+                kept: dict[str, dict[str, int]] = {}
+                rows = self._iter_rows(
+                    snapshot.path.rstrip("/") + "/hour_words",
+                    lambda r: (str(r["hour"]), str(r["word"]), int(r["count"])),
+                )
+                for hour, word, count in rows:
+                    if hour >= since:
+                        kept.setdefault(word, {})[hour] = count
+                snapshot._hour_words = (since, kept)
+            return snapshot._hour_words[1]
+
     def _iter_words(self, directory: str) -> Iterator[tuple[str, int]]:
+        return self._iter_rows(directory, lambda r: (str(r["word"]), int(r["count"])))
+
+    def _iter_rows(self, directory: str, pick: Callable[[dict[str, Any]], _Row]) -> Iterator[_Row]:
+        """`pick` of each JSON line of a directory's part files (`_`/`.` names skipped)."""
         try:
             parts = sorted(p for p in self._client.list(directory) if not p.startswith(("_", ".")))
             for part in parts:
                 with self._client.read(f"{directory}/{part}", encoding="utf-8") as reader:
                     for line in reader:
                         if line.strip():
-                            row = json.loads(line)
-                            yield row["word"], int(row["count"])
+                            yield pick(json.loads(line))
         except requests.RequestException as exc:
             raise HdfsUnavailable(f"reading {directory}: {_brief(exc)}") from exc
-        except (HdfsError, ValueError, KeyError) as exc:
+        except (HdfsError, ValueError, KeyError, TypeError) as exc:
             raise HdfsUnavailable(f"reading {directory}: {exc!r}") from exc
 
     def last_run(self) -> dict[str, Any] | None:
@@ -321,6 +362,8 @@ class Live:
     error: str | None
     # Per source log (`<gen>:<partition>`): what was counted, up to which offset.
     sources: list[dict[str, Any]] | None = None
+    # The same per (hour, source log) cell, for every hour the live tables hold.
+    cells: list[LiveCell] | None = None
 
 
 @dataclass(frozen=True)
@@ -363,6 +406,7 @@ class ReportData:
             float(config["ARCHIVE_METRICS_SECONDS"]), executor=self._refresher
         )
         self._activity_lock = threading.Lock()
+        self._cells_memo: tuple[Any, list[LiveCell]] | None = None
         self._last_messages: int | None = None
         self._last_growth: float | None = None
 
@@ -378,11 +422,23 @@ class ReportData:
             totals = totals_f.result()
             messages = int(_field(totals, "messages", "/totals"))
             hours = _field(hours_f.result(), "hours", "/hours")
-            sources = _field(sources_f.result(), "sources", "/sources")
+            by_source = sources_f.result()
+            sources = _field(by_source, "sources", "/sources")
+            cells = self._live_cells(by_source)
         except ReportError as exc:
             return Live(None, None, str(exc))
         self._observe(messages)
-        return Live(totals, hours, None, sources)
+        return Live(totals, hours, None, sources, cells)
+
+    def _live_cells(self, body: Any) -> list[LiveCell]:
+        """The cells of a `/sources` answer, decoded once per answer (answers are cached)."""
+        memo = self._cells_memo
+        if memo is not None and memo[0] is body:
+            return memo[1]
+        raw = _field(body, "cells", "/sources")
+        cells = _decodes(live_cells, raw, "the worker's /sources cells", WorkerUnavailable)
+        self._cells_memo = (body, cells)
+        return cells
 
     def live_top(self, n: int) -> list[dict[str, Any]]:
         """The worker's top-n words."""
@@ -391,7 +447,25 @@ class ReportData:
 
     def live_word(self, word: str) -> int:
         """The worker's all-time count of one (already normalised) word."""
-        return int(_field(self._worker_get("/word/" + quote(word, safe="")), "count", "/word"))
+        # The same view as `live_word_hours`, so a word's count and hours share one answer.
+        return int(_field(self._worker_get(_word_path(word)), "count", "/word"))
+
+    def live_word_hours(self, word: str) -> dict[str, int]:
+        """The worker's per-hour counts of one (already normalised) word, hours it holds."""
+        body = self._worker_get(_word_path(word))
+        hours = _field(body, "hours", "/word?hours=1")
+        return {str(h): int(n) for h, n in hours.items()}
+
+    def live_words_hours(self, words: list[str]) -> dict[str, dict[str, int]]:
+        """Per-hour counts of several words, looked up concurrently; refused words omitted."""
+
+        def one(word: str) -> tuple[str, dict[str, int] | None]:
+            try:
+                return word, self.live_word_hours(word)
+            except WorkerRefused:
+                return word, None
+
+        return {w: h for w, h in self._pool.map(one, words) if h is not None}
 
     def live_words(self, words: list[str]) -> dict[str, int]:
         """Counts of several words, looked up concurrently; words the worker refuses are omitted."""
@@ -418,6 +492,10 @@ class ReportData:
             return {w: top[w] for w in words}
         every = self.store.word_counts(snapshot)
         return {w: every.get(w, 0) for w in words}
+
+    def batch_hour_words(self, snapshot: Snapshot, since: str) -> dict[str, dict[str, int]]:
+        """Per word, the batch's per-hour counts from hour `since` on (`hour_words/`)."""
+        return self.store.hour_words_since(snapshot, since)
 
     def archive(self) -> list[ArchivePartition]:
         """The archive's partitions as HDFS holds them (cached ARCHIVE_METRICS_SECONDS)."""

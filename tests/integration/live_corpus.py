@@ -32,6 +32,7 @@ class Corpus:
     words: int = 0
     rejected: int = 0
     hours: dict[str, list[int]] = field(default_factory=dict)
+    hour_counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (word, hour)
 
     def add(self, value: bytes, timestamp_ms: int) -> None:
         """Append one message and recount it the plain way."""
@@ -44,6 +45,7 @@ class Corpus:
             return
         found = words(text)
         self.counts.update(found)
+        self.hour_counts.update((w, hour_of(timestamp_ms)) for w in found)
         self.messages += 1
         self.words += len(found)
         slot = self.hours.setdefault(hour_of(timestamp_ms), [0, 0])

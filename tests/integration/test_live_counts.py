@@ -57,6 +57,10 @@ def assert_views_match(worker: LiveWorker, corpus: Corpus) -> None:
     for word, count in corpus.counts.items():
         answer = worker.get("/word/" + urllib.parse.quote(word, safe=""))
         assert answer == {"word": word, "count": count}
+    for word in list(corpus.counts)[:20]:
+        answer = worker.get("/word/" + urllib.parse.quote(word, safe="") + "?hours=1")
+        per_hour = {h: n for (w, h), n in corpus.hour_counts.items() if w == word}
+        assert answer == {"word": word, "count": corpus.counts[word], "hours": per_hour}
     hours = worker.get("/hours")["hours"]
     assert hours == [
         {"hour": h, "messages": m, "words": w} for h, (m, w) in sorted(corpus.hours.items())

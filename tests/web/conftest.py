@@ -21,7 +21,10 @@ HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(2)>"
 
 
 def sample_messages() -> list[Message]:
-    """Four full hours and a fifth that is still filling when the batch runs."""
+    """Four full hours and a fifth that is still filling when the batch runs.
+
+    Two partitions, each with messages in every hour; offsets follow list order (`numbered`).
+    """
     texts = [
         "Kafka streams words to the worker",
         "the worker counts words; Spark counts them again",
@@ -32,8 +35,10 @@ def sample_messages() -> list[Message]:
     messages: list[Message] = []
     for hour in range(5):
         for i, text in enumerate(texts[: 2 + hour % 4]):
-            messages.append({"timestamp": T0 + hour * HOUR + i * 60_000, "value": text})
-    messages.append({"timestamp": T0 + 2 * HOUR + 5, "value_b64": "/w=="})
+            messages.append(
+                {"timestamp": T0 + hour * HOUR + i * 60_000, "value": text, "partition": i % 2}
+            )
+    messages.append({"timestamp": T0 + 2 * HOUR + 5, "value_b64": "/w==", "partition": 0})
     return messages
 
 
@@ -41,7 +46,7 @@ def later_messages() -> list[Message]:
     """What arrives after the batch run, in its last (not fully covered) hour and the next."""
     return [
         {"timestamp": T0 + 4 * HOUR + 50 * 60_000, "value": "late in the partial hour"},
-        {"timestamp": T0 + 5 * HOUR + 10, "value": "a brand new hour"},
+        {"timestamp": T0 + 5 * HOUR + 10, "value": "a brand new hour", "partition": 1},
     ]
 
 

@@ -8,7 +8,10 @@
   batch run (archive the same messages, run `spark_jobs`) can replace it unchanged.
 
 Both count messages with the project's tokenizer; a message is a dict with
-`timestamp` (ms) and either `value` (text) or `value_b64` (rejected, non-UTF-8 bytes).
+`timestamp` (ms) and either `value` (text) or `value_b64` (rejected, non-UTF-8 bytes),
+and optionally its source log `gen`, `partition` (default 0) and `offset` (default: the
+next offset of its log in list order, see `numbered`). Both sides keep per (hour,
+source log) cells computed from the same messages.
 """
 
 from __future__ import annotations
@@ -30,6 +33,27 @@ from streamapp.tokenize import words
 Message = dict[str, Any]
 
 
+def numbered(messages: list[Message]) -> list[Message]:
+    """Copies of `messages` with `gen`, `partition` and `offset` filled in.
+
+    A message without an offset takes the next one of its log (`gen:partition`) in list
+    order, so a list and any list extending it number their common prefix alike.
+    """
+    after: dict[tuple[int, int], int] = {}
+    result = []
+    for m in messages:
+        log = (int(m.get("gen", 0)), int(m.get("partition", 0)))
+        offset = int(m["offset"]) if "offset" in m else after.get(log, -1) + 1
+        after[log] = max(offset, after.get(log, -1))
+        result.append({**m, "gen": log[0], "partition": log[1], "offset": offset})
+    return result
+
+
+def source_of(m: Message) -> str:
+    """A numbered message's source log, `<gen>:<partition>` as in the contracts."""
+    return f"{m['gen']}:{m['partition']}"
+
+
 def _hour(ms: int) -> str:
     return datetime.fromtimestamp(ms // 3_600_000 * 3600, tz=UTC).strftime("%Y-%m-%dT%H:00:00Z")
 
@@ -46,6 +70,11 @@ class Counts:
     hour_words: Counter[tuple[str, str]] = field(default_factory=Counter)
     # `<gen>:<partition>` -> [messages, words, rejected, last offset], as the worker's /sources
     sources: dict[str, list[int]] = field(default_factory=dict)
+    # (hour, `<gen>:<partition>`) -> [messages, words, first offset, last offset] of valid ones
+    cells: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    # `<gen>:<partition>` -> last offset, valid or rejected (the snapshot's coverage)
+    covered: dict[str, int] = field(default_factory=dict)
+    by_word: dict[str, dict[str, int]] = field(default_factory=dict)  # word -> hour -> count
 
     def top(self, n: int) -> list[dict[str, Any]]:
         ranked = sorted(self.per_word.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
@@ -54,12 +83,45 @@ class Counts:
     def hour_list(self) -> list[dict[str, Any]]:
         return [{"hour": h, "messages": m, "words": w} for h, (m, w) in sorted(self.hours.items())]
 
+    def cell_keys(self) -> list[tuple[str, str]]:
+        """Cells ascending by hour, then generation and partition (the contracts' order)."""
+        return sorted(self.cells, key=lambda k: (k[0], *map(int, k[1].split(":"))))
+
+    def live_cells(self) -> list[dict[str, Any]]:
+        """The worker's `/sources` cells."""
+        return [
+            {"hour": h, "source": s, "messages": m, "words": w, "last_offset": last}
+            for (h, s) in self.cell_keys()
+            for m, w, _, last in [self.cells[h, s]]
+        ]
+
+    def batch_cells(self) -> list[dict[str, Any]]:
+        """The snapshot's `cells`."""
+        return [
+            {
+                "hour": h,
+                "partition": s,
+                "messages": m,
+                "words": w,
+                "first_offset": first,
+                "last_offset": last,
+            }
+            for (h, s) in self.cell_keys()
+            for m, w, first, last in [self.cells[h, s]]
+        ]
+
+    def word_hours(self, word: str) -> dict[str, int]:
+        """One word's per-hour counts (as the worker's `/word/{w}?hours=1`)."""
+        return dict(sorted(self.by_word.get(word, {}).items()))
+
 
 def count(messages: list[Message]) -> Counts:
     c = Counts()
-    for m in messages:
-        source = c.sources.setdefault(f"{m.get('gen', 0)}:{m.get('partition', 0)}", [0, 0, 0, -1])
-        source[3] = max(source[3], m.get("offset", -1))
+    for m in numbered(messages):
+        key = source_of(m)
+        source = c.sources.setdefault(key, [0, 0, 0, -1])
+        source[3] = max(source[3], m["offset"])
+        c.covered[key] = max(m["offset"], c.covered.get(key, -1))
         if "value" not in m:
             c.rejected += 1
             source[2] += 1
@@ -68,10 +130,18 @@ def count(messages: list[Message]) -> Counts:
         source[0] += 1
         source[1] += len(ws)
         hour = _hour(m["timestamp"])
+        cell = c.cells.setdefault((hour, key), [0, 0, m["offset"], m["offset"]])
+        cell[0] += 1
+        cell[1] += len(ws)
+        cell[2] = min(cell[2], m["offset"])
+        cell[3] = max(cell[3], m["offset"])
         c.messages += 1
         c.words += len(ws)
         c.per_word.update(ws)
         c.hour_words.update((hour, w) for w in ws)
+        for w in ws:
+            seen = c.by_word.setdefault(w, {})
+            seen[hour] = seen.get(hour, 0) + 1
         per_hour = c.hours.setdefault(hour, [0, 0])
         per_hour[0] += 1
         per_hour[1] += len(ws)
@@ -133,14 +203,17 @@ class LiveServer:
                         {"source": k, "messages": m, "words": w, "rejected": r, "last_offset": o}
                         for k, (m, w, r, o) in sorted(counts.sources.items())
                     ]
-                    return self._send(200, {"sources": listed, "cells": []})
+                    return self._send(200, {"sources": listed, "cells": counts.live_cells()})
                 if url.path == "/health":
                     return self._send(200, {"status": health, "assigned": [0, 1]})
                 if url.path.startswith("/word/"):
                     ws = words(unquote(url.path[len("/word/") :]))
                     if len(ws) != 1:
                         return self._send(400, {"error": "not exactly one word"})
-                    return self._send(200, {"word": ws[0], "count": counts.per_word[ws[0]]})
+                    body = {"word": ws[0], "count": counts.per_word[ws[0]]}
+                    if parse_qs(url.query).get("hours") == ["1"]:
+                        body["hours"] = counts.word_hours(ws[0])
+                    return self._send(200, body)
                 return self._send(404, {"error": "no such view"})
 
         self._httpd = _Server(("127.0.0.1", 0), Handler)
@@ -176,11 +249,16 @@ def publish_batch(
     run_id: str = "20260101T020000Z",
     corrupt: int = 0,
     part_size: int = 50_000,
+    cells: bool = True,
+    hour_words: bool = True,
 ) -> str:
-    """Write one complete snapshot run of `messages` and point `latest` at it; returns its path."""
+    """Write one complete snapshot run of `messages` and point `latest` at it; returns its path.
+
+    `cells=False` writes a snapshot as runs did before they had per-partition cells;
+    `hour_words=False` leaves out the `hour_words/` part files.
+    """
     client = InsecureClient(hdfs_url)
     c = count(messages)
-    valid = [m for m in messages if "value" in m]
     stamps = [m["timestamp"] for m in messages]
     run = f"{report_root}/runs/{run_id}"
     started = (
@@ -194,7 +272,7 @@ def publish_batch(
         "archive": "/data/data_stream",
         "input_files": 1,
         "coverage": {
-            "partitions": {"0:0": len(valid) - 1} if valid else {},
+            "partitions": dict(sorted(c.covered.items())),
             "first_timestamp_ms": min(stamps) if stamps else None,
             "last_timestamp_ms": max(stamps) if stamps else None,
         },
@@ -208,6 +286,8 @@ def publish_batch(
         "hours": c.hour_list(),
         "top": c.top(1000),
     }
+    if cells:
+        summary["cells"] = c.batch_cells()
     # Bytes, not str: the hdfs package uploads a str with `encoding` one character per chunk.
     client.write(f"{run}/summary.json", json.dumps(summary).encode(), overwrite=True)
     ranked = c.top(len(c.per_word))
@@ -218,7 +298,8 @@ def publish_batch(
         json.dumps({"hour": h, "word": w, "count": n}) + "\n"
         for (h, w), n in sorted(c.hour_words.items())
     )
-    client.write(f"{run}/hour_words/part-00000.json", hour_lines.encode(), overwrite=True)
+    if hour_words:
+        client.write(f"{run}/hour_words/part-00000.json", hour_lines.encode(), overwrite=True)
     client.write(f"{run}/_SUCCESS", "", overwrite=True)
     write_json(
         client,
@@ -258,13 +339,13 @@ def publish_batch_with_spark(
     client = InsecureClient(hdfs_url)
     archived = [
         Archived(
-            gen=0,
-            partition=0,
-            offset=i,
+            gen=m["gen"],
+            partition=m["partition"],
+            offset=m["offset"],
             timestamp=m["timestamp"],
             value=m["value"] if "value" in m else base64.b64decode(m["value_b64"]),
         )
-        for i, m in enumerate(messages)
+        for m in numbered(messages)
     ]
     write_archive(client, "/data/data_stream", [a for a in archived if isinstance(a.value, str)])
     write_archive(

@@ -20,7 +20,7 @@ from tests.web.conftest import (
     no_dead_port_url,
     sample_messages,
 )
-from tests.web.sources import LiveServer, publish_batch, write_json
+from tests.web.sources import LiveServer, numbered, publish_batch, write_json
 
 API_ROUTES = [
     "/api/summary",
@@ -68,7 +68,7 @@ def test_drift_in_a_covered_hour_is_reported(
     live_factory: Callable[..., LiveServer],
     make_app: Callable[..., Flask],
 ) -> None:
-    messages = sample_messages()
+    messages = numbered(sample_messages())
     lost = messages.pop(3)  # the worker never counted this one
     app = make_app(live_factory(messages).url, published.url)
     c = app.test_client()
