@@ -56,19 +56,6 @@ class Coverage:
     first_timestamp_ms: int | None
     last_timestamp_ms: int | None
 
-    @classmethod
-    def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> Coverage:
-        """From `partition_coverage` rows (gen, partition, last_offset, first/last ts)."""
-        rows = list(rows)
-        return cls(
-            partitions={
-                f"{r['gen']}:{r['partition']}": int(r["last_offset"])
-                for r in sorted(rows, key=lambda r: (r["gen"], r["partition"]))
-            },
-            first_timestamp_ms=min((int(r["first_timestamp_ms"]) for r in rows), default=None),
-            last_timestamp_ms=max((int(r["last_timestamp_ms"]) for r in rows), default=None),
-        )
-
 
 def build_summary(
     *,

@@ -177,6 +177,7 @@ def run(
 def _phase(name: str) -> Iterator[None]:
     """Log how long a phase of the run took (where a slow run spends its time)."""
     started = time.monotonic()
+    log.info("%s ...", name)
     yield
     log.info("%s took %.1f s", name, time.monotonic() - started)
 
@@ -329,6 +330,7 @@ def _recompute(
         # replacing the previous record atomically. A run killed before this line leaves
         # the old record, whose fingerprint no longer matches: the date is recomputed.
         aggregates.store(records[key])
+        log.info("stored the aggregate of date %s", key)
     return records
 
 
