@@ -6,6 +6,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hdfs import InsecureClient
@@ -17,8 +18,8 @@ from spark_jobs.hadoopfs import HadoopFs
 from spark_jobs.options import JobOptions
 from spark_jobs.snapshot import AggregateStore, last_run_record
 from spark_jobs.wordcount import run
-from tests.spark_jobs.archive_format import Message, data_file_path, record_line
 from streamapp.tokenize import words
+from tests.spark_jobs.archive_format import Message, data_file_path, record_line
 from tests.spark_jobs.batch_support import (
     hour_of,
     read_json,
@@ -121,9 +122,9 @@ def options(server: WebHdfsServer, **overrides: object) -> JobOptions:
 
 def snapshot(
     client: InsecureClient, run_id: str, spark: SparkSession | None = None, port: int = 0
-) -> dict[str, object]:
+) -> dict[str, Any]:
     run_dir = f"{REPORTS}/runs/{run_id}"
-    got: dict[str, object] = {
+    got: dict[str, Any] = {
         "summary": read_json(client, f"{run_dir}/summary.json"),
         "words": read_json_lines(client, f"{run_dir}/words"),
     }
@@ -210,9 +211,9 @@ def test_archive_is_counted_exactly_rerun_is_identical_old_runs_pruned(
         "rejected": len(rejected),
         "corrupt": len(corrupt) + len(misplaced),
     }
-    assert {r["word"]: r["count"] for r in got["words"]} == expected.words  # type: ignore[union-attr]
-    assert len(got["words"]) == len(expected.words)  # type: ignore[arg-type]
-    assert {(r["hour"], r["word"]): r["count"] for r in got["hour_words"]} == expected.hour_words  # type: ignore[union-attr]
+    assert {r["word"]: r["count"] for r in got["words"]} == expected.words
+    assert len(got["words"]) == len(expected.words)
+    assert {(r["hour"], r["word"]): r["count"] for r in got["hour_words"]} == expected.hour_words
     assert summary["hours"] == [
         {
             "hour": hour,
@@ -253,7 +254,7 @@ def test_archive_is_counted_exactly_rerun_is_identical_old_runs_pruned(
     assert {k: v for k, v in second.items() if k not in volatile} == {
         k: v for k, v in first.items() if k not in volatile
     }
-    assert sorted(map(str, again["words"])) == sorted(map(str, got["words"]))  # type: ignore[call-overload]
+    assert sorted(map(str, again["words"])) == sorted(map(str, got["words"]))
 
     # Keeping 2 runs: the third run prunes the first.
     third = run(spark, options(webhdfs, keep_runs=2))

@@ -101,9 +101,9 @@ class Archive:
     def rejected(self) -> None:
         day = self.rng.randrange(3)
         bad = [
-            Message(m.gen, m.partition, m.offset, m.timestamp, b"\xff" + m.value.encode())
+            Message(m.gen, m.partition, m.offset, m.timestamp, b"\xff" + str(m.value).encode())
             for m in self.messages(day, 3)
-        ]  # type: ignore[union-attr]
+        ]
         self.write(bad, "data_stream_rejected")
 
     def corrupt(self) -> None:
