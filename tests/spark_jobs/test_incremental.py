@@ -187,19 +187,19 @@ def test_a_date_nothing_changed_in_is_reused_not_recounted(
     spark: SparkSession, tmp_path: Path
 ) -> None:
     archive = Archive(tmp_path, 1)
-    archive.write(archive.messages(0, 20))
-    archive.write(archive.messages(1, 20))
+    written = archive.messages(0, 20) + archive.messages(1, 20)
+    archive.write(written)
     run(spark, job_options(tmp_path, "reports"))
-    archive.write(archive.messages(1, 5))  # a late file into the second date
-    archive.write(archive.messages(2, 5))  # a new date
+    later = archive.messages(1, 5) + archive.messages(2, 5)  # a late file, and a new date
+    archive.write(later)
     summary = run(spark, job_options(tmp_path, "reports"))
     assert (summary["dates_recomputed"], summary["dates_reused"]) == (
         ["2026-01-02", "2026-01-03"],
         ["2026-01-01"],
     )
+    assert {c["hour"] for c in summary["cells"]} == {hour_of(m.timestamp) for m in written + later}
     full = run(spark, job_options(tmp_path, "reports", full=True))
     assert full["dates_reused"] == [] and len(full["dates_recomputed"]) == 3
-    assert hour_of(T0) in {c["hour"] for c in summary["cells"]}
 
 
 def start_job(root: Path) -> subprocess.Popen[str]:
