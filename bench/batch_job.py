@@ -1,14 +1,16 @@
 """Benchmark: the Spark batch job vs a single-process Python recount, same archive.
 
-    .venv/bin/python bench/batch_job.py [--sizes 100000,1000000]
+    .venv/bin/python bench/batch_job.py [--sizes 100000,1000000,5000000] [--text-sizes 1000000]
 
 Starts a devstack WebHDFS server on a free port over a temporary directory, writes an
 archive of ten-word messages per size (contract format, 4 partitions, 50,000 messages
 per file), then times (1) `spark-submit spark_jobs/wordcount.py` as a child process,
 JVM start included, and (2) a Python recount that reads the same files over WebHDFS,
 deduplicates by identity and counts with streamapp.tokenize.words. Both results are
-compared. Prints a table, then one JSON line:
-{"100000": {"spark_s": ..., "python_s": ...}, "1000000": {...}}.
+compared. Two corpora: random words of accented letters and `ß` (sizes keyed "N") and
+the demo corpus of French and English sentences, repeated (keyed "N_text"). Prints a
+table, then one JSON line:
+{"100000": {"spark_s": ..., "python_s": ..., "speedup_vs_python": ...}, ..., "1000000_text": {...}}.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from devstack.webhdfs import WebHdfsServer  # noqa: E402
+from streamapp.demo import corpus_lines  # noqa: E402
 from streamapp.tokenize import words  # noqa: E402
 
 PARTITIONS = 4
@@ -45,12 +48,24 @@ def vocabulary(rng: random.Random, size: int = 20_000) -> list[str]:
     return ["".join(rng.choices(letters, k=rng.randint(2, 9))) for _ in range(size)]
 
 
-def write_archive(client: InsecureClient, root: str, n: int, seed: int = 1) -> int:
-    """Write n ten-word messages (Zipf-like word frequencies) as committed data files."""
+def random_texts(n: int, seed: int = 1) -> list[str]:
+    """n ten-word messages of random accented words (Zipf-like word frequencies)."""
     rng = random.Random(seed)
     vocab = vocabulary(rng)
     weights = [1 / (rank + 1) for rank in range(len(vocab))]
     tokens = rng.choices(vocab, weights=weights, k=n * WORDS_PER_MESSAGE)
+    return [" ".join(tokens[i * WORDS_PER_MESSAGE : (i + 1) * WORDS_PER_MESSAGE]) for i in range(n)]
+
+
+def sentence_texts(n: int) -> list[str]:
+    """n messages cycling through the demo corpus's French and English sentences."""
+    lines = corpus_lines()
+    return [lines[i % len(lines)] for i in range(n)]
+
+
+def write_archive(client: InsecureClient, root: str, texts: list[str]) -> int:
+    """Write the messages as committed data files; the number of files."""
+    n = len(texts)
     files = 0
     per_partition = -(-n // PARTITIONS)
     for partition in range(PARTITIONS):
@@ -60,8 +75,7 @@ def write_archive(client: InsecureClient, root: str, n: int, seed: int = 1) -> i
             lines = []
             stop = min(start + PER_FILE, count)
             for offset in range(start, stop):
-                i = first_index + offset
-                text = " ".join(tokens[i * WORDS_PER_MESSAGE : (i + 1) * WORDS_PER_MESSAGE])
+                text = texts[first_index + offset]
                 ts = T0 + offset * SPAN_MS // per_partition
                 lines.append(
                     json.dumps(
@@ -148,9 +162,11 @@ def spark_run(port: int, root: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated sizes")
+    parser.add_argument("--sizes", default="100000,1000000,5000000", help="random-word corpus")
+    parser.add_argument("--text-sizes", default="1000000", help="sentence corpus ('' for none)")
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
+    cases = [(str(int(s)), int(s), "random") for s in args.sizes.split(",") if s]
+    cases += [(f"{int(s)}_text", int(s), "text") for s in args.text_sizes.split(",") if s]
     results: dict[str, dict[str, float]] = {}
     rows = []
     with (
@@ -158,10 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         WebHdfsServer(Path(tmp), port=0) as server,
     ):
         client = InsecureClient(server.url)
-        for n in sizes:
-            root = f"/bench/{n}"
+        for name, n, corpus in cases:
+            root = f"/bench/{name}"
             t = time.perf_counter()
-            files = write_archive(client, f"{root}/data_stream", n)
+            texts = random_texts(n) if corpus == "random" else sentence_texts(n)
+            files = write_archive(client, f"{root}/data_stream", texts)
+            del texts
             write_s = time.perf_counter() - t
             spark_s = spark_run(server.port, root)
             with client.read(f"{root}/reports/latest") as reader:
@@ -172,20 +190,26 @@ def main(argv: list[str] | None = None) -> int:
             recount = python_recount(client, f"{root}/data_stream")
             python_s = time.perf_counter() - t
             agree = all(totals[k] == recount[k] for k in ("messages", "words", "distinct_words"))
-            results[str(n)] = {"spark_s": round(spark_s, 2), "python_s": round(python_s, 2)}
-            rows.append((n, files, write_s, spark_s, python_s, totals["words"], agree))
+            results[name] = {
+                "spark_s": round(spark_s, 2),
+                "python_s": round(python_s, 2),
+                "speedup_vs_python": round(python_s / spark_s, 2),
+            }
+            rows.append((name, files, write_s, spark_s, python_s, totals["words"], agree))
+            print(f"  {name}: {json.dumps(results[name])}", flush=True)
+            client.delete(root, recursive=True)
     print(
-        f"{'messages':>10} {'files':>6} {'write s':>8} {'spark s':>8} {'python s':>9} "
-        f"{'words':>11} {'agree':>6}"
+        f"{'case':>12} {'files':>6} {'write s':>8} {'spark s':>8} {'python s':>9} "
+        f"{'speedup':>8} {'words':>11} {'agree':>6}"
     )
-    for n, files, write_s, spark_s, python_s, total_words, agree in rows:
+    for name, files, write_s, spark_s, python_s, total_words, agree in rows:
         print(
-            f"{n:>10} {files:>6} {write_s:>8.1f} {spark_s:>8.1f} {python_s:>9.1f} "
-            f"{total_words:>11} {'yes' if agree else 'NO':>6}"
+            f"{name:>12} {files:>6} {write_s:>8.1f} {spark_s:>8.1f} {python_s:>9.1f} "
+            f"{python_s / spark_s:>8.2f} {total_words:>11} {'yes' if agree else 'NO':>6}"
         )
     print(
         "spark_s: spark-submit wall time, JVM start included; python_s: single-process recount"
-        " over the same WebHDFS files"
+        " over the same WebHDFS files; speedup_vs_python = python_s / spark_s"
     )
     print(json.dumps(results))
     return 0 if all(r[-1] for r in rows) else 1

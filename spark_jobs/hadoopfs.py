@@ -47,16 +47,21 @@ class HadoopFs:
 
     def data_files(self, root: str, suffix: str = ".jsonl") -> list[str]:
         """Every file under `root` ending in `suffix`, skipping hidden files and directories."""
-        found: list[str] = []
+        return [uri for uri, _ in self.data_files_with_lengths(root, suffix)]
+
+    def data_files_with_lengths(self, root: str, suffix: str = ".jsonl") -> list[tuple[str, int]]:
+        """(URI, length in bytes) of every file `data_files` lists."""
+        found: list[tuple[str, int]] = []
         pending = [root]
         while pending:
-            for name, child, is_dir in self.list_dir(pending.pop()):
+            for st in self._fs.listStatus(self._path(pending.pop())):
+                name, child = str(st.getPath().getName()), str(st.getPath().toString())
                 if is_hidden(name):
                     continue
-                if is_dir:
+                if st.isDirectory():
                     pending.append(child)
                 elif name.endswith(suffix):
-                    found.append(child)
+                    found.append((child, int(st.getLen())))
         return sorted(found)
 
     def read_bytes(self, uri: str) -> bytes | None:

@@ -23,10 +23,11 @@ class JobOptions:
     stale_after_s: int = 21600
     shuffle_partitions: int = 0
     force: bool = False
+    full: bool = False
 
 
 def add_job_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add --archive, --rejected, --report-root, --master, --keep-runs, --force."""
+    """Add --archive, --rejected, --report-root, --master, --keep-runs, --force, --full."""
     parser.add_argument(
         "--archive", help="archive root, any Hadoop URI (default: BATCH_FS + ARCHIVE_ROOT)"
     )
@@ -42,6 +43,11 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true", help="run even if last_run.json says one is running"
     )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="recount every date, ignoring and rewriting the stored per-date aggregates",
+    )
 
 
 def options_from_args(args: argparse.Namespace, settings: Settings) -> JobOptions:
@@ -56,4 +62,5 @@ def options_from_args(args: argparse.Namespace, settings: Settings) -> JobOption
         stale_after_s=settings.batch_stale_after_s,
         shuffle_partitions=settings.spark_shuffle_partitions,
         force=bool(args.force),
+        full=bool(getattr(args, "full", False)),
     )

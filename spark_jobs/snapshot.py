@@ -12,9 +12,21 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from spark_jobs.hadoopfs import HadoopFs
+
+
+class DatePlan(Protocol):
+    """Which date keys a run recomputed, reused and dropped (spark_jobs.dates.Plan)."""
+
+    @property
+    def recompute(self) -> Sequence[str]: ...
+    @property
+    def reuse(self) -> Sequence[str]: ...
+    @property
+    def dropped(self) -> Sequence[str]: ...
+
 
 TOP_N = 1000
 TOTALS = ("messages", "words", "distinct_words", "rejected", "corrupt")
@@ -44,19 +56,6 @@ class Coverage:
     first_timestamp_ms: int | None
     last_timestamp_ms: int | None
 
-    @classmethod
-    def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> Coverage:
-        """From `partition_coverage` rows (gen, partition, last_offset, first/last ts)."""
-        rows = list(rows)
-        return cls(
-            partitions={
-                f"{r['gen']}:{r['partition']}": int(r["last_offset"])
-                for r in sorted(rows, key=lambda r: (r["gen"], r["partition"]))
-            },
-            first_timestamp_ms=min((int(r["first_timestamp_ms"]) for r in rows), default=None),
-            last_timestamp_ms=max((int(r["last_timestamp_ms"]) for r in rows), default=None),
-        )
-
 
 def build_summary(
     *,
@@ -70,6 +69,8 @@ def build_summary(
     totals: Mapping[str, int],
     hours: Sequence[Mapping[str, Any]],
     top: Sequence[Mapping[str, Any]],
+    cells: Sequence[Mapping[str, Any]] = (),
+    dates: DatePlan | None = None,
 ) -> dict[str, Any]:
     """summary.json exactly as contract section 2 lays it out."""
     return {
@@ -90,6 +91,17 @@ def build_summary(
             for h in sorted(hours, key=lambda h: h["hour"])
         ],
         "top": [{"word": t["word"], "count": int(t["count"])} for t in top],
+        "cells": [
+            {
+                "hour": c["hour"],
+                "partition": c["partition"],
+                **{k: int(c[k]) for k in ("messages", "words", "first_offset", "last_offset")},
+            }
+            for c in cells
+        ],
+        "dates_recomputed": list(dates.recompute) if dates else [],
+        "dates_reused": list(dates.reuse) if dates else [],
+        "dates_dropped": list(dates.dropped) if dates else [],
     }
 
 
@@ -198,3 +210,66 @@ class SnapshotStore:
         tmp = f"{head}/_{name}.tmp"
         self.fs.write_bytes(tmp, data)
         self.fs.replace(tmp, uri)
+
+
+class AggregateStore:
+    """The per-date aggregates under REPORT_ROOT/aggregates (see spark_jobs.dates).
+
+    `dates/date={key}.json` is a date's record (fingerprint, cells, rejected, corrupt and
+    the run whose Parquet holds its counts); `runs/{run_id}/hour_words/date_key={key}/` and
+    `runs/{run_id}/words/date_key={key}/` are that Parquet. A record is written only after
+    its Parquet files, so a record always names complete files.
+    """
+
+    def __init__(self, fs: HadoopFs, report_root: str) -> None:
+        self.fs = fs
+        self.root = f"{report_root.rstrip('/')}/aggregates"
+
+    def run_dir(self, run_id: str) -> str:
+        return f"{self.root}/runs/{run_id}"
+
+    def words_dir(self, run_id: str, key: str) -> str:
+        return f"{self.run_dir(run_id)}/words/date_key={key}"
+
+    def _record_path(self, key: str) -> str:
+        return f"{self.root}/dates/date={key}.json"
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """Every stored date record by date key (unreadable ones are left out: recomputed)."""
+        directory = f"{self.root}/dates"
+        if not self.fs.exists(directory):
+            return {}
+        found: dict[str, dict[str, Any]] = {}
+        for name, uri, is_dir in self.fs.list_dir(directory):
+            if is_dir or not (name.startswith("date=") and name.endswith(".json")):
+                continue
+            raw = self.fs.read_bytes(uri)
+            try:
+                record = json.loads(raw) if raw is not None else None
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("date") == name[5:-5]:
+                found[record["date"]] = record
+        return found
+
+    def store(self, record: Mapping[str, Any]) -> None:
+        """Write a date's record (temp file + rename: never half a record)."""
+        path = self._record_path(str(record["date"]))
+        head, _, name = path.rpartition("/")
+        tmp = f"{head}/_{name}.tmp"
+        self.fs.write_bytes(tmp, dumps(record))
+        self.fs.replace(tmp, path)
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Delete the records of dates whose files are gone."""
+        for key in keys:
+            self.fs.delete(self._record_path(key))
+
+    def prune(self, keep: set[str]) -> None:
+        """Delete the Parquet of runs no record names any more (and of killed runs)."""
+        runs = f"{self.root}/runs"
+        if not self.fs.exists(runs):
+            return
+        for name, uri, is_dir in self.fs.list_dir(runs):
+            if is_dir and name not in keep:
+                self.fs.delete(uri)

@@ -5,6 +5,11 @@ Nothing here reads or writes storage; `spark_jobs.wordcount` does, around these 
 
 from __future__ import annotations
 
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+
 import pyarrow as pa
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -23,6 +28,11 @@ _NOT_STRING_STARTS = tuple("-0123456789[{")
 
 # The generation lives in the path (contract: {root}/gen={G}/date=.../file.jsonl).
 _GEN_IN_PATH = r"/gen=([0-9]+)/date=[^/]+/[^/]+$"
+# A file's *date key*: the `date=` directory it sits in. The job keeps one aggregate per
+# key; a path without a plain `date=` directory gets the key UNDATED (its lines are corrupt
+# anyway, having no generation, or belong to a directory the sink never writes).
+DATE_KEY_IN_PATH = r"/date=([0-9A-Za-z_.-]+)/[^/]+$"
+UNDATED = "undated"
 
 HOUR_FORMAT = "yyyy-MM-dd'T'HH:00:00'Z'"
 _MS_PER_HOUR = 3_600_000
@@ -38,6 +48,130 @@ def words_udf(values: pa.Array) -> pa.Array:
     return pa.array(
         [None if v is None else words(v) for v in values.to_pylist()], type=pa.list_(pa.string())
     )
+
+
+def date_key_of_path(path: str) -> str:
+    """The date key of a file path, as `date_key` computes it in Spark."""
+    found = re.search(DATE_KEY_IN_PATH, path)
+    return found.group(1) if found else UNDATED
+
+
+def date_key(file: Column) -> Column:
+    """The date key of a file path column (see `date_key_of_path`)."""
+    key = F.regexp_extract(file, DATE_KEY_IN_PATH, 1)
+    return F.when(key == "", F.lit(UNDATED)).otherwise(key)
+
+
+# --- Tokenizing in the JVM where that is provably the Python tokenizer -----------------
+#
+# `words` is NFKC, then casefold, then maximal runs of Python's `\w`. For a text whose
+# characters all come from the alphabet S below, Spark's native functions compute the same
+# thing: NFKC changes no character of S and composes no pair of them, casefold maps each
+# character of S on its own (1:1 via `translate`, 1:n like "ß" -> "ss" via `replace`), and
+# the word characters of the folded text are spelled out as an explicit regex class (no
+# JVM notion of `\w` or of lower case involved). S is derived from Python's own unicodedata
+# and `re` here, and tests/spark_jobs/test_transforms.py checks every candidate character,
+# in context, against `words`. Texts with any other character go through the Python UDF.
+_NATIVE_CANDIDATES = range(0x0000, 0x0250)  # Basic Latin, Latin-1, Latin Extended-A/B
+_PY_WORD = re.compile(r"\w")
+
+
+@dataclass(frozen=True)
+class NativeTokenizer:
+    """The alphabet S and the character maps the JVM path uses."""
+
+    alphabet: str  # S
+    fold_from: str  # characters of S whose casefold is one other character...
+    fold_to: str  # ...and that character
+    expansions: tuple[tuple[str, str], ...]  # characters whose casefold is longer ("ß", "ss")
+    word_chars: str  # the `\w` characters of the folded alphabet
+    separators: str  # its other characters: the text is split on runs of these
+
+    def accepts(self, text: Column) -> Column:
+        """True where every character of `text` is in S (the JVM path is exact)."""
+        return text.rlike(r"\A[" + _java_class(self.alphabet) + r"]*\z")
+
+    def tokens(self, text: Column) -> Column:
+        """`words(text)` as an array<string>, for texts that `accepts`."""
+        folded = text
+        for char, folding in self.expansions:
+            folded = F.replace(folded, F.lit(char), F.lit(folding))
+        folded = F.translate(folded, self.fold_from, self.fold_to)
+        # Every character of the folded text is a word character or a separator.
+        pieces = F.split(folded, "[" + _java_class(self.separators) + "]+", -1)
+        return F.filter(pieces, lambda piece: piece != "")
+
+
+def _java_class(chars: str) -> str:
+    """A Java regex character class body matching exactly `chars`, escaped.
+
+    Characters below U+0100 are listed one by one: java.util.regex keeps those in a bit
+    set (one lookup); only the rest become ranges, each of which is one more test per
+    character, which made a class of ranges several times slower than the UDF.
+    """
+    points = sorted({ord(c) for c in chars})
+    parts = [f"\\x{{{p:X}}}" for p in points if p < 0x100]
+    rest = [p for p in points if p >= 0x100]
+    i = 0
+    while i < len(rest):
+        j = i
+        while j + 1 < len(rest) and rest[j + 1] == rest[j] + 1:
+            j += 1
+        low, high = rest[i], rest[j]
+        parts.append(f"\\x{{{low:X}}}" + (f"-\\x{{{high:X}}}" if high > low else ""))
+        i = j + 1
+    return "".join(parts)
+
+
+def _foldable(char: str) -> bool:
+    """NFKC keeps `char`, it is no combining mark, and its casefold stays among candidates."""
+    if unicodedata.normalize("NFKC", char) != char or unicodedata.combining(char):
+        return False
+    return all(
+        ord(f) in _NATIVE_CANDIDATES and not unicodedata.combining(f) for f in char.casefold()
+    )
+
+
+@functools.cache
+def native_tokenizer() -> NativeTokenizer:
+    """Derive S from the candidates: per character, then pairwise (no composition)."""
+    single = [chr(i) for i in _NATIVE_CANDIDATES if _foldable(chr(i))]
+    composing = {
+        a
+        for a in single
+        for b in single
+        if unicodedata.normalize("NFKC", a + b) != a + b
+        or unicodedata.normalize("NFKC", b + a) != b + a
+    }
+    alphabet = "".join(c for c in single if c not in composing)
+    ones = [(c, c.casefold()) for c in alphabet if len(c.casefold()) == 1 and c.casefold() != c]
+    folded = {f for c in alphabet for f in c.casefold()}
+    return NativeTokenizer(
+        alphabet=alphabet,
+        fold_from="".join(c for c, _ in ones),
+        fold_to="".join(f for _, f in ones),
+        expansions=tuple((c, c.casefold()) for c in alphabet if len(c.casefold()) > 1),
+        word_chars="".join(sorted(f for f in folded if _PY_WORD.match(f))),
+        separators="".join(sorted(f for f in folded if not _PY_WORD.match(f))),
+    )
+
+
+def message_tokens(messages: DataFrame, payload: str = "value") -> DataFrame:
+    """Replace the payload by its words (`tokens`, array<string>): JVM where exact, else UDF.
+
+    The two paths are separate filters, not one CASE WHEN: Spark evaluates a Python UDF
+    on every row of its input, whatever condition surrounds it.
+    """
+    native = native_tokenizer()
+    text = F.col(payload)
+    others = [c for c in messages.columns if c != payload]
+    in_jvm = messages.filter(native.accepts(text)).select(
+        *others, native.tokens(text).alias("tokens")
+    )
+    in_python = messages.filter(~native.accepts(text)).select(
+        *others, words_udf(text).alias("tokens")
+    )
+    return in_jvm.unionByName(in_python)
 
 
 def parse_records(lines: DataFrame, payload: str = "value") -> DataFrame:
@@ -69,35 +203,98 @@ def parse_records(lines: DataFrame, payload: str = "value") -> DataFrame:
     return parsed.withColumn("corrupt", ~valid)
 
 
-def valid_messages(parsed: DataFrame, payload: str = "value") -> DataFrame:
-    """The records that parsed, as gen, partition, offset, timestamp, payload."""
+def with_date_key(parsed: DataFrame) -> DataFrame:
+    """Add the file's `date_key`; a record whose own UTC date is not its directory's is corrupt.
+
+    Counting date by date is exact because every copy of a message lies in the directory
+    of its own date (contract section 1); a record elsewhere breaks that, so it is never
+    counted as a message (it is counted, and logged, as a corrupt line).
+    """
+    key = date_key(F.col("file"))
+    own_date = F.date_format(F.timestamp_millis(F.col("timestamp")), "yyyy-MM-dd")
+    misplaced = F.coalesce(own_date != key, F.lit(False))
+    return parsed.withColumn("date_key", key).withColumn("corrupt", F.col("corrupt") | misplaced)
+
+
+def valid_messages(
+    parsed: DataFrame, payload: str = "value", keys: list[str] | None = None
+) -> DataFrame:
+    """The records that parsed, as [keys...,] gen, partition, offset, timestamp, payload."""
     return parsed.filter(~F.col("corrupt")).select(
-        "gen", "partition", "offset", "timestamp", payload
+        *(keys or []), "gen", "partition", "offset", "timestamp", payload
     )
 
 
-def duplicate_identities(parsed: DataFrame) -> DataFrame:
+def duplicate_identities(parsed: DataFrame, keys: list[str] | None = None) -> DataFrame:
     """Identities (gen, partition, offset) held by more than one valid record."""
     return (
         parsed.filter(~F.col("corrupt"))
-        .groupBy("gen", "partition", "offset")
+        .groupBy(*(keys or []), "gen", "partition", "offset")
         .agg(F.count(F.lit(1)).alias("copies"))
         .filter(F.col("copies") > 1)
     )
 
 
-def unique_messages(parsed: DataFrame, payload: str = "value") -> DataFrame:
+def unique_messages(
+    parsed: DataFrame, payload: str = "value", keys: list[str] | None = None
+) -> DataFrame:
     """Valid records, one per identity (gen, partition, offset): copies never double-count.
 
     Of several copies the smallest (timestamp, payload) wins, so reruns pick the same one.
+    `keys` (the date key) refine the grouping: the job deduplicates within a date.
     """
     first = F.min(F.struct(F.col("timestamp"), F.col(payload))).alias("m")
     return (
         parsed.filter(~F.col("corrupt"))
-        .groupBy("gen", "partition", "offset")
+        .groupBy(*(keys or []), "gen", "partition", "offset")
         .agg(first)
-        .select("gen", "partition", "offset", "m.timestamp", f"m.{payload}")
+        .select(*(keys or []), "gen", "partition", "offset", "m.timestamp", f"m.{payload}")
     )
+
+
+def rejected_partitions(parsed: DataFrame, keys: list[str]) -> DataFrame:
+    """Per [keys,] gen, partition of rejected records: distinct messages and last offset."""
+    return (
+        parsed.filter(~F.col("corrupt"))
+        .select(*keys, "gen", "partition", "offset")
+        .distinct()
+        .groupBy(*keys, "gen", "partition")
+        .agg(F.count(F.lit(1)).alias("messages"), F.max("offset").alias("last_offset"))
+    )
+
+
+def cell_counts(tokens: DataFrame) -> DataFrame:
+    """Per date key, hour index `h`, gen and partition: messages, words, offsets, times.
+
+    `tokens` is `message_tokens` of messages with a `date_key`.
+    """
+    return tokens.groupBy(
+        "date_key", hour_index(F.col("timestamp")).alias("h"), "gen", "partition"
+    ).agg(
+        F.count(F.lit(1)).alias("messages"),
+        F.sum(F.size("tokens")).cast("long").alias("words"),
+        F.min("offset").alias("first_offset"),
+        F.max("offset").alias("last_offset"),
+        F.min("timestamp").alias("first_timestamp_ms"),
+        F.max("timestamp").alias("last_timestamp_ms"),
+    )
+
+
+def date_hour_word_counts(tokens: DataFrame) -> DataFrame:
+    """Per date key, hour and word: occurrences (columns date_key, hour, word, count)."""
+    exploded = tokens.select(
+        "date_key", hour_index(F.col("timestamp")).alias("h"), F.explode("tokens").alias("word")
+    )
+    return (
+        exploded.groupBy("date_key", "h", "word")
+        .agg(F.count(F.lit(1)).alias("count"))
+        .select("date_key", hour_label(F.col("h")).alias("hour"), "word", "count")
+    )
+
+
+def date_word_counts(hour_words: DataFrame) -> DataFrame:
+    """Per date key and word, from `date_hour_word_counts`: columns date_key, word, count."""
+    return hour_words.groupBy("date_key", "word").agg(F.sum("count").cast("long").alias("count"))
 
 
 def hour_index(timestamp_ms: Column) -> Column:
@@ -115,49 +312,9 @@ def hour_of(timestamp_ms: Column) -> Column:
     return hour_label(hour_index(timestamp_ms))
 
 
-def hour_word_counts(messages: DataFrame) -> DataFrame:
-    """Per (hour, word) occurrence counts: columns hour, word, count."""
-    # Group on the numeric hour and format only the aggregated rows: formatting (and
-    # hashing) an hour string for every token costs more than the counting itself.
-    tokens = messages.select(
-        hour_index(F.col("timestamp")).alias("h"),
-        F.explode(words_udf(F.col("value"))).alias("word"),
-    )
-    return (
-        tokens.groupBy("h", "word")
-        .agg(F.count(F.lit(1)).alias("count"))
-        .select(hour_label(F.col("h")).alias("hour"), "word", "count")
-    )
-
-
 def word_counts(hour_words: DataFrame) -> DataFrame:
     """All-time per-word counts from the per-hour ones: columns word, count."""
     return hour_words.groupBy("word").agg(F.sum("count").cast("long").alias("count"))
-
-
-def hour_totals(messages: DataFrame, hour_words: DataFrame) -> DataFrame:
-    """Per-hour messages and words, ascending by hour; an hour without words has words 0."""
-    per_hour_messages = (
-        messages.groupBy(hour_index(F.col("timestamp")).alias("h"))
-        .agg(F.count(F.lit(1)).alias("messages"))
-        .select(hour_label(F.col("h")).alias("hour"), "messages")
-    )
-    per_hour_words = hour_words.groupBy("hour").agg(F.sum("count").cast("long").alias("words"))
-    return (
-        per_hour_messages.join(per_hour_words, "hour", "left")
-        .select("hour", "messages", F.coalesce(F.col("words"), F.lit(0)).alias("words"))
-        .orderBy("hour")
-    )
-
-
-def partition_coverage(messages: DataFrame) -> DataFrame:
-    """Per (gen, partition): last offset, message count, first and last timestamp."""
-    return messages.groupBy("gen", "partition").agg(
-        F.max("offset").alias("last_offset"),
-        F.count(F.lit(1)).alias("messages"),
-        F.min("timestamp").alias("first_timestamp_ms"),
-        F.max("timestamp").alias("last_timestamp_ms"),
-    )
 
 
 def top_words(counts: DataFrame, n: int) -> DataFrame:

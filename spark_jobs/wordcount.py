@@ -28,11 +28,21 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs import transforms as T
+from spark_jobs.dates import (
+    ARCHIVE,
+    REJECTED,
+    DateFiles,
+    date_record,
+    group_by_date,
+    merge,
+    plan_run,
+)
 from spark_jobs.errors import ArchiveMissing, BatchError, RunInProgress, SparkUnavailable
 from spark_jobs.hadoopfs import HadoopFs
 from spark_jobs.options import JobOptions, add_job_arguments, options_from_args
 from spark_jobs.snapshot import (
     TOP_N,
+    AggregateStore,
     Coverage,
     SnapshotStore,
     build_summary,
@@ -167,6 +177,7 @@ def run(
 def _phase(name: str) -> Iterator[None]:
     """Log how long a phase of the run took (where a slow run spends its time)."""
     started = time.monotonic()
+    log.info("%s ...", name)
     yield
     log.info("%s took %.1f s", name, time.monotonic() - started)
 
@@ -185,64 +196,56 @@ def _count_and_write(
             f"archive root {options.archive} does not exist: check BATCH_FS/HDFS_URL and "
             "ARCHIVE_ROOT (or --archive), or let the archive sink write first"
         )
-    files = archive_fs.data_files(options.archive)
-    rejected_fs = HadoopFs(spark, options.rejected)
-    rejected_files = (
-        rejected_fs.data_files(options.rejected) if rejected_fs.exists(options.rejected) else []
-    )
+    with _phase("listing the archive"):
+        files = archive_fs.data_files_with_lengths(options.archive)
+        rejected_fs = HadoopFs(spark, options.rejected)
+        rejected_files = (
+            rejected_fs.data_files_with_lengths(options.rejected)
+            if rejected_fs.exists(options.rejected)
+            else []
+        )
+        current = group_by_date(files, rejected_files, options.archive, options.rejected)
+        aggregates = AggregateStore(store.fs, store.root)
+        stored = aggregates.records()
+        plan = plan_run(current, stored, options.full)
     if not files:
         log.warning("archive %s holds no data files: writing an empty snapshot", options.archive)
-    log.info("%d archive files, %d rejected files", len(files), len(rejected_files))
+    log.info(
+        "%d archive files, %d rejected files, %d dates: %d to recompute, %d reused%s",
+        len(files),
+        len(rejected_files),
+        len(current),
+        len(plan.recompute),
+        len(plan.reuse),
+        f", {len(plan.dropped)} without files any more: {', '.join(plan.dropped)}"
+        if plan.dropped
+        else "",
+    )
+    fresh = (
+        _recompute(spark, aggregates, run_id, {k: current[k] for k in plan.recompute})
+        if plan.recompute
+        else {}
+    )
+    records = {**{k: stored[k] for k in plan.reuse}, **fresh}
 
-    cached: list[DataFrame] = []
-
-    def keep(df: DataFrame) -> DataFrame:
-        cached.append(df.persist(StorageLevel.MEMORY_AND_DISK))
-        return cached[-1]
-
-    try:
-        with _phase("reading and parsing the archive"):
-            parsed = keep(_slim(T.parse_records(read_lines(spark, files))))
-            corrupt = _report_corrupt(parsed)
-        with _phase("checking message identities"):
-            # Copies are rare (a file committed twice): checking for them shuffles the
-            # identities only; deduplicating shuffles every message's text.
-            duplicates = T.duplicate_identities(parsed).count()
-            if duplicates:
-                log.warning("%d messages archived more than once; counted once", duplicates)
-                messages = keep(T.unique_messages(parsed))
-            else:
-                messages = T.valid_messages(parsed)
-            coverage_rows = [r.asDict() for r in T.partition_coverage(messages).collect()]
-
-        run_dir = store.run_dir(run_id)
-        with _phase("tokenizing and counting per hour"):
-            hour_words = keep(T.hour_word_counts(messages))
-            hour_words.write.json(f"{run_dir}/hour_words")
-        with _phase("counting per word"):
-            counts = keep(T.word_counts(hour_words))
+    run_dir = store.run_dir(run_id)
+    with _phase("merging the dates' word counts"):
+        counts = _merged_word_counts(spark, aggregates, records).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
+        try:
             counts.write.json(f"{run_dir}/words")
-            word_totals = counts.agg(
-                F.count(F.lit(1)).alias("distinct"), F.sum("count").alias("words")
-            ).first()
+            distinct = counts.count()
             top = [r.asDict() for r in T.top_words(counts, TOP_N).collect()]
-            hours = [r.asDict() for r in T.hour_totals(messages, hour_words).collect()]
-
-        rejected = 0
-        if rejected_files:
-            rejected_parsed = keep(T.parse_records(read_lines(spark, rejected_files), "value_b64"))
-            corrupt += _report_corrupt(rejected_parsed)
-            rejected = T.unique_messages(rejected_parsed, "value_b64").count()
-    finally:
-        for df in cached:
-            df.unpersist()
-
+        finally:
+            counts.unpersist()
+    merged = merge(records[k] for k in sorted(records))
     totals = {
-        "messages": sum(int(r["messages"]) for r in coverage_rows),
-        "words": int(word_totals["words"] or 0) if word_totals else 0,
-        "distinct_words": int(word_totals["distinct"]) if word_totals else 0,
-        "rejected": rejected,
-        "corrupt": corrupt,
+        "messages": merged.messages,
+        "words": merged.words,
+        "distinct_words": distinct,
+        "rejected": merged.rejected,
+        "corrupt": merged.corrupt,
     }
     summary = build_summary(
         run_id=run_id,
@@ -251,18 +254,105 @@ def _count_and_write(
         spark_version=spark.version,
         archive=options.archive,
         input_files=len(files) + len(rejected_files),
-        coverage=Coverage.from_rows(coverage_rows),
+        coverage=Coverage(merged.partitions, merged.first_timestamp_ms, merged.last_timestamp_ms),
         totals=totals,
-        hours=hours,
+        hours=merged.hours,
         top=top,
+        cells=merged.cells,
+        dates=plan,
     )
     store.commit(run_id, summary)
+    # Only after the commit: until then the previous run's state is the trusted one.
+    aggregates.forget(plan.dropped)
+    aggregates.prune(keep={str(r["run_id"]) for r in records.values()} | {run_id})
     log.info("run %s committed: %s", run_id, totals)
     return summary
 
 
+def _recompute(
+    spark: SparkSession, aggregates: AggregateStore, run_id: str, dates: dict[str, DateFiles]
+) -> dict[str, dict[str, Any]]:
+    """Count the given date keys from their files; store their aggregates; their records."""
+    archive_files = [uri for d in dates.values() for uri in d.uris(ARCHIVE)]
+    rejected_files = [uri for d in dates.values() for uri in d.uris(REJECTED)]
+    cached: list[DataFrame] = []
+
+    def keep(df: DataFrame) -> DataFrame:
+        cached.append(df.persist(StorageLevel.MEMORY_AND_DISK))
+        return cached[-1]
+
+    out_dir = aggregates.run_dir(run_id)
+    try:
+        with _phase("reading and parsing the archive"):
+            parsed = keep(_slim(T.parse_records(read_lines(spark, archive_files))))
+            corrupt = _report_corrupt(parsed)
+        with _phase("checking message identities"):
+            # Copies are rare (a file committed twice): checking for them shuffles the
+            # identities only; deduplicating shuffles every message's text.
+            duplicates = T.duplicate_identities(parsed, ["date_key"]).count()
+            if duplicates:
+                log.warning("%d messages archived more than once; counted once", duplicates)
+                messages = T.unique_messages(parsed, keys=["date_key"])
+            else:
+                messages = T.valid_messages(parsed, keys=["date_key"])
+        with _phase("tokenizing and counting per hour and partition"):
+            tokens = keep(T.message_tokens(messages))
+            cells = [r.asDict() for r in T.cell_counts(tokens).collect()]
+        with _phase("counting per hour and word, writing the dates' aggregates"):
+            hour_words = keep(T.date_hour_word_counts(tokens))
+            hour_words.write.partitionBy("date_key").parquet(f"{out_dir}/hour_words")
+            T.date_word_counts(hour_words).write.partitionBy("date_key").parquet(f"{out_dir}/words")
+        rejected_rows: list[dict[str, Any]] = []
+        if rejected_files:
+            with _phase("counting rejected messages"):
+                rejected = keep(
+                    _slim(T.parse_records(read_lines(spark, rejected_files), "value_b64"))
+                )
+                corrupt = _merge_counts(corrupt, _report_corrupt(rejected))
+                rejected_rows = [
+                    r.asDict() for r in T.rejected_partitions(rejected, ["date_key"]).collect()
+                ]
+    finally:
+        for df in cached:
+            df.unpersist()
+
+    records = {}
+    for key, files in dates.items():
+        records[key] = date_record(
+            key=key,
+            files=files,
+            run_id=run_id,
+            cells=[c for c in cells if c["date_key"] == key],
+            rejected_partitions=[r for r in rejected_rows if r["date_key"] == key],
+            corrupt=corrupt.get(key, 0),
+        )
+        # The record is the aggregate's completion mark: written after its Parquet files,
+        # replacing the previous record atomically. A run killed before this line leaves
+        # the old record, whose fingerprint no longer matches: the date is recomputed.
+        aggregates.store(records[key])
+        log.info("stored the aggregate of date %s", key)
+    return records
+
+
+def _merge_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in a.keys() | b.keys()}
+
+
+def _merged_word_counts(
+    spark: SparkSession, aggregates: AggregateStore, records: dict[str, dict[str, Any]]
+) -> DataFrame:
+    """Every word's count over all dates, from the dates' stored per-word Parquet."""
+    paths = [
+        aggregates.words_dir(str(r["run_id"]), key) for key, r in records.items() if r["words"]
+    ]
+    if not paths:
+        return spark.createDataFrame([], "word STRING, count LONG")
+    return T.word_counts(spark.read.parquet(*paths))
+
+
 def _slim(parsed: DataFrame) -> DataFrame:
-    """Keep a line and its file name only where the line is corrupt (for the report)."""
+    """The file's date key; a line and its file name only where the line is corrupt."""
+    parsed = T.with_date_key(parsed)
     corrupt = F.col("corrupt")
     return parsed.select(
         *(c for c in parsed.columns if c not in ("file", "line")),
@@ -271,15 +361,18 @@ def _slim(parsed: DataFrame) -> DataFrame:
     )
 
 
-def _report_corrupt(parsed: DataFrame) -> int:
-    """Count the corrupt lines and log a few, with their files."""
+def _report_corrupt(parsed: DataFrame) -> dict[str, int]:
+    """Count the corrupt lines per date key and log a few, with their files."""
     bad = parsed.filter(F.col("corrupt"))
-    count = bad.count()
-    if count:
-        log.warning("%d corrupt archive lines (not counted); examples:", count)
+    counts = {
+        r["date_key"]: int(r["n"])
+        for r in bad.groupBy("date_key").agg(F.count(F.lit(1)).alias("n")).collect()
+    }
+    if counts:
+        log.warning("%d corrupt archive lines (not counted); examples:", sum(counts.values()))
         for row in bad.select("file", "line").limit(CORRUPT_EXAMPLES).collect():
             log.warning("  %s: %.200s", row["file"], row["line"])
-    return count
+    return counts
 
 
 def execute(options: JobOptions) -> int:

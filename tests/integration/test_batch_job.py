@@ -6,6 +6,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hdfs import InsecureClient
@@ -13,11 +14,14 @@ from pyspark.sql import SparkSession
 
 from devstack.webhdfs import WebHdfsServer
 from spark_jobs.errors import ArchiveMissing, RunInProgress
+from spark_jobs.hadoopfs import HadoopFs
 from spark_jobs.options import JobOptions
-from spark_jobs.snapshot import last_run_record
+from spark_jobs.snapshot import AggregateStore, last_run_record
 from spark_jobs.wordcount import run
+from streamapp.tokenize import words
 from tests.spark_jobs.archive_format import Message, data_file_path, record_line
 from tests.spark_jobs.batch_support import (
+    hour_of,
     read_json,
     read_json_lines,
     recount,
@@ -83,6 +87,27 @@ def _groups(messages: list[Message]) -> list[tuple[tuple[int, int], list[Message
     return list(out.items())
 
 
+def expected_cells(messages: list[Message]) -> list[dict[str, object]]:
+    """Per (hour, gen:partition): messages, words, first and last offset, counted in Python."""
+    cells: dict[tuple[str, int, int], dict[str, int]] = {}
+    for (gen, partition, offset), m in {
+        (m.gen, m.partition, m.offset): m for m in messages
+    }.items():
+        assert isinstance(m.value, str)
+        cell = cells.setdefault(
+            (hour_of(m.timestamp), gen, partition),
+            {"messages": 0, "words": 0, "first_offset": offset, "last_offset": offset},
+        )
+        cell["messages"] += 1
+        cell["words"] += len(words(m.value))
+        cell["first_offset"] = min(cell["first_offset"], offset)
+        cell["last_offset"] = max(cell["last_offset"], offset)
+    return [
+        {"hour": hour, "partition": f"{gen}:{partition}", **cell}
+        for (hour, gen, partition), cell in sorted(cells.items())
+    ]
+
+
 def options(server: WebHdfsServer, **overrides: object) -> JobOptions:
     base = f"webhdfs://127.0.0.1:{server.port}"
     values: dict[str, object] = {
@@ -95,13 +120,28 @@ def options(server: WebHdfsServer, **overrides: object) -> JobOptions:
     return JobOptions(**values)  # type: ignore[arg-type]
 
 
-def snapshot(client: InsecureClient, run_id: str) -> dict[str, object]:
+def snapshot(
+    client: InsecureClient, run_id: str, spark: SparkSession | None = None, port: int = 0
+) -> dict[str, Any]:
     run_dir = f"{REPORTS}/runs/{run_id}"
-    return {
+    got: dict[str, Any] = {
         "summary": read_json(client, f"{run_dir}/summary.json"),
         "words": read_json_lines(client, f"{run_dir}/words"),
-        "hour_words": read_json_lines(client, f"{run_dir}/hour_words"),
     }
+    if spark is not None:
+        got["hour_words"] = stored_hour_words(spark, port)
+    return got
+
+
+def stored_hour_words(spark: SparkSession, port: int) -> list[dict[str, object]]:
+    """The per-(hour, word) counts of every date's stored aggregate."""
+    base = f"webhdfs://127.0.0.1:{port}"
+    rows = []
+    for key, record in AggregateStore(HadoopFs(spark, base), base + REPORTS).records().items():
+        if record["words"]:
+            path = f"{base}{REPORTS}/aggregates/runs/{record['run_id']}/hour_words/date_key={key}"
+            rows += [r.asDict() for r in spark.read.parquet(path).collect()]
+    return rows
 
 
 def test_archive_is_counted_exactly_rerun_is_identical_old_runs_pruned(
@@ -112,13 +152,24 @@ def test_archive_is_counted_exactly_rerun_is_identical_old_runs_pruned(
     paths = write_archive(client, ARCHIVE, messages)
 
     # A file committed twice under overlapping ranges (a sink retry after a crash).
-    with client.read(paths[0], encoding="utf-8") as a, client.read(paths[1], encoding="utf-8") as b:
+    same_date = [p for p in paths if p.rsplit("/", 1)[0] == paths[-1].rsplit("/", 1)[0]]
+    first_file, second_file = same_date[-2:]
+    with (
+        client.read(first_file, encoding="utf-8") as a,
+        client.read(second_file, encoding="utf-8") as b,
+    ):
         # "\n" only: raw U+2028 and U+0085 inside records are not line breaks.
-        overlap = a.read().split("\n")[10:-1] + b.read().split("\n")[:5]
+        overlap = [line for line in a.read().split("\n")[10:] + b.read().split("\n")[:5] if line]
     client.write(
-        paths[0].replace("+00000000000000000000+", "+00000000000000000010+"),
-        "\n".join(overlap) + "\n",
-        encoding="utf-8",
+        first_file.replace("+0000", "+9000", 1), "\n".join(overlap) + "\n", encoding="utf-8"
+    )
+    # A copy under a directory of another date breaks the layout's rule: such records
+    # are counted as corrupt, never as messages (each date is counted on its own).
+    misplaced = overlap[:2]
+    assert len(misplaced) == 2
+    other_date = next(p for p in paths if p.rsplit("/", 1)[0] != first_file.rsplit("/", 1)[0])
+    client.write(
+        other_date.replace("+0000", "+8000", 1), "\n".join(misplaced) + "\n", encoding="utf-8"
     )
     # Corrupt lines, in a file that also holds one good record.
     good = Message(0, 7, 0, T0, "survivor words")
@@ -144,11 +195,12 @@ def test_archive_is_counted_exactly_rerun_is_identical_old_runs_pruned(
     ]
     for path in write_archive(client, REJECTED, rejected):
         with client.read(path) as reader:
-            client.write(path.replace("date=", "date=copy-"), reader.read())
+            # A retried commit: the same records again, in the same date, another name.
+            client.write(path.replace("+0000", "+1000", 1), reader.read())
 
     expected = recount([*messages, good])
     first = run(spark, options(webhdfs))
-    got = snapshot(client, first["run_id"])
+    got = snapshot(client, first["run_id"], spark, webhdfs.port)
     summary = got["summary"]
     assert isinstance(summary, dict)
     assert summary == first
@@ -157,11 +209,11 @@ def test_archive_is_counted_exactly_rerun_is_identical_old_runs_pruned(
         "words": sum(expected.words.values()),
         "distinct_words": len(expected.words),
         "rejected": len(rejected),
-        "corrupt": len(corrupt),
+        "corrupt": len(corrupt) + len(misplaced),
     }
-    assert {r["word"]: r["count"] for r in got["words"]} == expected.words  # type: ignore[union-attr]
-    assert len(got["words"]) == len(expected.words)  # type: ignore[arg-type]
-    assert {(r["hour"], r["word"]): r["count"] for r in got["hour_words"]} == expected.hour_words  # type: ignore[union-attr]
+    assert {r["word"]: r["count"] for r in got["words"]} == expected.words
+    assert len(got["words"]) == len(expected.words)
+    assert {(r["hour"], r["word"]): r["count"] for r in got["hour_words"]} == expected.hour_words
     assert summary["hours"] == [
         {
             "hour": hour,
@@ -170,14 +222,21 @@ def test_archive_is_counted_exactly_rerun_is_identical_old_runs_pruned(
         }
         for hour in sorted(expected.hour_messages)
     ]
+    assert summary["cells"] == expected_cells([*messages, good])
+    assert summary["dates_recomputed"] == ["2025-12-31", "2026-01-01"]
+    assert (summary["dates_reused"], summary["dates_dropped"]) == ([], [])
     ranked = sorted(expected.words.items(), key=lambda wc: (-wc[1], wc[0]))
     assert summary["top"] == [{"word": w, "count": c} for w, c in ranked[:1000]]
     assert summary["coverage"] == {
-        "partitions": expected.last_offsets,
+        # Rejected messages count for coverage too: their offsets were consumed.
+        "partitions": {
+            **expected.last_offsets,
+            **{k: max(v, expected.last_offsets.get(k, -1)) for k, v in (("0:0", 2), ("0:1", 2))},
+        },
         "first_timestamp_ms": min(expected.timestamps),
         "last_timestamp_ms": max(expected.timestamps),
     }
-    assert summary["input_files"] == len(paths) + 2 + 2 * 2
+    assert summary["input_files"] == len(paths) + 3 + 2 * 2
     assert summary["archive"] == options(webhdfs).archive
 
     run_dir = f"{REPORTS}/runs/{first['run_id']}"
@@ -190,12 +249,12 @@ def test_archive_is_counted_exactly_rerun_is_identical_old_runs_pruned(
     second = run(spark, options(webhdfs))
     again = snapshot(client, second["run_id"])
     assert second["run_id"] > first["run_id"]
-    volatile = ("run_id", "started_at", "finished_at")
+    volatile = ("run_id", "started_at", "finished_at", "dates_recomputed", "dates_reused")
+    assert (second["dates_recomputed"], second["dates_reused"]) == ([], first["dates_recomputed"])
     assert {k: v for k, v in second.items() if k not in volatile} == {
         k: v for k, v in first.items() if k not in volatile
     }
-    assert sorted(map(str, again["words"])) == sorted(map(str, got["words"]))  # type: ignore[call-overload]
-    assert sorted(map(str, again["hour_words"])) == sorted(map(str, got["hour_words"]))  # type: ignore[call-overload]
+    assert sorted(map(str, again["words"])) == sorted(map(str, got["words"]))
 
     # Keeping 2 runs: the third run prunes the first.
     third = run(spark, options(webhdfs, keep_runs=2))

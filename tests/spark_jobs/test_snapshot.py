@@ -18,30 +18,6 @@ def test_run_id_is_the_utc_start_second() -> None:
     assert run_id_for(paris) == "20260304T050607Z"
 
 
-def test_coverage_keys_are_gen_colon_partition_with_the_last_offset() -> None:
-    rows = [
-        {
-            "gen": 1,
-            "partition": 0,
-            "last_offset": 4,
-            "first_timestamp_ms": 50,
-            "last_timestamp_ms": 90,
-        },
-        {
-            "gen": 0,
-            "partition": 0,
-            "last_offset": 99,
-            "first_timestamp_ms": 10,
-            "last_timestamp_ms": 70,
-        },
-    ]
-    cov = Coverage.from_rows(rows)
-    assert cov.partitions == {"0:0": 99, "1:0": 4}
-    assert (cov.first_timestamp_ms, cov.last_timestamp_ms) == (10, 90)
-    empty = Coverage.from_rows([])
-    assert (empty.partitions, empty.first_timestamp_ms, empty.last_timestamp_ms) == ({}, None, None)
-
-
 def test_summary_has_exactly_the_contract_fields_and_ascending_hours() -> None:
     summary = build_summary(
         run_id="r",
@@ -69,6 +45,10 @@ def test_summary_has_exactly_the_contract_fields_and_ascending_hours() -> None:
         "totals",
         "hours",
         "top",
+        "cells",
+        "dates_recomputed",
+        "dates_reused",
+        "dates_dropped",
     }
     assert summary["started_at"] == "2026-03-04T05:06:07Z"
     assert summary["finished_at"] == "2026-03-04T05:06:37Z"

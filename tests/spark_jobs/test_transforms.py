@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from spark_jobs import transforms as T
 from streamapp.tokenize import words
@@ -97,22 +98,54 @@ def test_identity_is_gen_partition_offset(spark: SparkSession) -> None:
     assert copies == [(0, 0, 10, 2)]
 
 
-def test_hours_are_utc_hours_of_the_kafka_timestamp(spark: SparkSession) -> None:
+def counted(spark: SparkSession, messages: list[Message]) -> DataFrame:
+    """Parsed, dated, deduplicated and tokenized messages, as the job counts them."""
+    parsed = T.with_date_key(T.parse_records(message_lines(spark, messages)))
+    return T.message_tokens(T.unique_messages(parsed, keys=["date_key"]))
+
+
+def test_hours_and_cells_are_utc_hours_of_the_kafka_timestamp(spark: SparkSession) -> None:
     hour = 3_600_000
     messages = [
-        Message(0, 0, 0, TS, "a b"),
+        Message(0, 0, 4, TS, "a b"),
         Message(0, 0, 1, TS + hour - 1, "a"),
+        Message(0, 1, 9, TS + 5, "Ünïcode 🙂 b"),  # the Python path
         Message(0, 0, 2, TS + hour, "🙂"),  # a message without words still counts
     ]
-    unique = T.unique_messages(T.parse_records(message_lines(spark, messages)))
-    hour_words = T.hour_word_counts(unique)
-    hours = [r.asDict() for r in T.hour_totals(unique, hour_words).collect()]
-    assert hours == [
-        {"hour": "2026-01-01T00:00:00Z", "messages": 2, "words": 3},
-        {"hour": "2026-01-01T01:00:00Z", "messages": 1, "words": 0},
-    ]
-    per_hour = {(r["hour"], r["word"]): r["count"] for r in hour_words.collect()}
-    assert per_hour == {("2026-01-01T00:00:00Z", "a"): 2, ("2026-01-01T00:00:00Z", "b"): 1}
+    tokens = counted(spark, messages)
+    cells = sorted(
+        (
+            r["h"],
+            r["gen"],
+            r["partition"],
+            r["messages"],
+            r["words"],
+            r["first_offset"],
+            r["last_offset"],
+        )
+        for r in T.cell_counts(tokens).collect()
+    )
+    h0 = TS // hour
+    assert cells == [(h0, 0, 0, 2, 3, 1, 4), (h0, 0, 1, 1, 2, 9, 9), (h0 + 1, 0, 0, 1, 0, 2, 2)]
+    per_hour = {
+        (r["hour"], r["word"]): r["count"] for r in T.date_hour_word_counts(tokens).collect()
+    }
+    assert per_hour == {
+        ("2026-01-01T00:00:00Z", "a"): 2,
+        ("2026-01-01T00:00:00Z", "b"): 2,
+        ("2026-01-01T00:00:00Z", "ünïcode"): 1,
+    }
+
+
+def test_a_record_outside_its_own_dates_directory_is_corrupt(spark: SparkSession) -> None:
+    m = Message(0, 0, 1, TS, "a")
+    right = file_uri(m)
+    wrong = right.replace("date=2026-01-01", "date=2025-12-31")
+    parsed = T.with_date_key(
+        T.parse_records(lines_frame(spark, [(record_line(m), right), (record_line(m), wrong)]))
+    )
+    got = sorted((r["date_key"], r["corrupt"]) for r in parsed.collect())
+    assert got == [("2025-12-31", True), ("2026-01-01", False)]
 
 
 def test_top_words_order_is_count_desc_then_word(spark: SparkSession) -> None:
@@ -137,6 +170,63 @@ NASTY = [
 ]
 
 
+NATIVE = T.native_tokenizer().alphabet
+CANDIDATES = [chr(i) for i in range(0x0000, 0x0250)]
+OUTSIDE = [c for c in CANDIDATES if c not in NATIVE] + [
+    "\u0301",
+    "\u03a3",
+    "\u03c2",
+    "ẞ",
+    "\uff21",
+    "\u200d",
+]
+
+
+def contexts(c: str) -> list[str]:
+    """A character alone, repeated, inside and around words, next to `_`, digits, ß, NUL."""
+    return [
+        c,
+        c * 3,
+        f"a{c}b",
+        f"A{c}1",
+        f"{c}_{c}",
+        f"x{c} {c}Y",
+        f"ß{c}ß",
+        f"{c}\x00{c}",
+        f"É{c}\n",
+    ]
+
+
+def test_the_jvm_path_equals_the_python_tokenizer_for_every_candidate_character(
+    spark: SparkSession,
+) -> None:
+    """Derives nothing: checks S, character by character in context, against `words`."""
+    texts = [t for c in CANDIDATES for t in contexts(c)]
+    native = T.native_tokenizer()
+    frame = spark.createDataFrame([(t,) for t in texts], "value STRING")
+    rows = frame.select(
+        "value",
+        native.accepts(F.col("value")).alias("ok"),
+        native.tokens(F.col("value")).alias("t"),
+    ).collect()
+    assert len(rows) == len(texts)
+    for row in rows:
+        in_s = all(ch in NATIVE for ch in row["value"])
+        assert row["ok"] == in_s, repr(row["value"])
+        if in_s:
+            assert row["t"] == words(row["value"]), repr(row["value"])
+    # The alphabet is most of Latin, but never a character whose folding or NFKC differs.
+    assert {"a", "Z", "é", "É", "ß", "_", "0", "\x00", "\n"} <= set(NATIVE)
+    never = {"\u00b5", "\u00aa", "\u00b2", "\u0130", "\u017f", "\u0133", "\u01c5", "\u0301"}
+    assert not never & set(NATIVE)
+
+
+in_s_text = st.text(st.sampled_from(NATIVE), max_size=60)
+near_s_text = st.builds(
+    lambda head, odd, tail: head + odd + tail, in_s_text, st.sampled_from(OUTSIDE), in_s_text
+)
+
+
 @settings(
     max_examples=30,
     deadline=None,
@@ -150,15 +240,19 @@ NASTY = [
             st.text(
                 st.sampled_from("aéE\u0301\u0308\u05d0\u0627\u200d\U0001f642 _-\x00'"), max_size=80
             ),
+            in_s_text,  # entirely in S: the JVM path
+            near_s_text,  # one character outside S: the Python path
+            st.text(st.sampled_from("ΣσςΑ ßẞ\u0301é_9\x00\x1f"), max_size=40),  # final sigma
         ),
         max_size=12,
     )
 )
 @example(texts=NASTY)
+@example(texts=["Straße " * 5000 + "é" * 10_000, "Σ" + "a" * 10_000, "A\u0301b", "x\x00\x01_9"])
 def test_spark_word_counts_equal_python_counts(spark: SparkSession, texts: list[str]) -> None:
     messages = [Message(0, i % 3, i, TS + i * 60_000, t) for i, t in enumerate(texts)]
-    unique = T.unique_messages(T.parse_records(message_lines(spark, messages)))
-    counts = T.word_counts(T.hour_word_counts(unique))
+    hour_words = T.date_hour_word_counts(counted(spark, messages))
+    counts = T.word_counts(hour_words)
     got = {r["word"]: r["count"] for r in counts.collect()}
     assert got == Counter(w for t in texts for w in words(t))
 
