@@ -219,3 +219,23 @@ def merge(records: Iterable[Mapping[str, Any]]) -> Merged:
         first_timestamp_ms=min((c["first_timestamp_ms"] for c in ordered), default=None),
         last_timestamp_ms=max((c["last_timestamp_ms"] for c in ordered), default=None),
     )
+
+
+def recent_hours_since(
+    cells: Iterable[Mapping[str, Any]], partitions: Mapping[str, int]
+) -> str | None:
+    """The first hour a run's `hour_words/` must hold (contract section 2,
+    `hour_words_since`): the oldest newest hour among the source logs still open."""
+    newest_gen: dict[str, int] = {}
+    for source in partitions:
+        gen, _, partition = source.partition(":")
+        newest_gen[partition] = max(int(gen), newest_gen.get(partition, int(gen)))
+    newest_hour: dict[str, str] = {}
+    for cell in cells:
+        source = str(cell["partition"])
+        gen, _, partition = source.partition(":")
+        if int(gen) < newest_gen.get(partition, int(gen)):
+            continue  # a closed log: the batch counted it whole
+        hour = str(cell["hour"])
+        newest_hour[source] = max(hour, newest_hour.get(source, hour))
+    return min(newest_hour.values(), default=None)

@@ -71,6 +71,7 @@ def build_summary(
     top: Sequence[Mapping[str, Any]],
     cells: Sequence[Mapping[str, Any]] = (),
     dates: DatePlan | None = None,
+    hour_words_since: str | None = None,
 ) -> dict[str, Any]:
     """summary.json exactly as contract section 2 lays it out."""
     return {
@@ -102,6 +103,7 @@ def build_summary(
         "dates_recomputed": list(dates.recompute) if dates else [],
         "dates_reused": list(dates.reuse) if dates else [],
         "dates_dropped": list(dates.dropped) if dates else [],
+        "hour_words_since": hour_words_since,
     }
 
 
@@ -230,6 +232,9 @@ class AggregateStore:
 
     def words_dir(self, run_id: str, key: str) -> str:
         return f"{self.run_dir(run_id)}/words/date_key={key}"
+
+    def hour_words_dir(self, run_id: str, key: str) -> str:
+        return f"{self.run_dir(run_id)}/hour_words/date_key={key}"
 
     def _record_path(self, key: str) -> str:
         return f"{self.root}/dates/date={key}.json"

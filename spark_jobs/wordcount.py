@@ -36,6 +36,7 @@ from spark_jobs.dates import (
     group_by_date,
     merge,
     plan_run,
+    recent_hours_since,
 )
 from spark_jobs.errors import ArchiveMissing, BatchError, RunInProgress, SparkUnavailable
 from spark_jobs.hadoopfs import HadoopFs
@@ -240,6 +241,9 @@ def _count_and_write(
         finally:
             counts.unpersist()
     merged = merge(records[k] for k in sorted(records))
+    since = recent_hours_since(merged.cells, merged.partitions)
+    with _phase("writing the recent hours' word counts"):
+        _recent_hour_words(spark, aggregates, records, since).write.json(f"{run_dir}/hour_words")
     totals = {
         "messages": merged.messages,
         "words": merged.words,
@@ -260,6 +264,7 @@ def _count_and_write(
         top=top,
         cells=merged.cells,
         dates=plan,
+        hour_words_since=since,
     )
     store.commit(run_id, summary)
     # Only after the commit: until then the previous run's state is the trusted one.
@@ -348,6 +353,27 @@ def _merged_word_counts(
     if not paths:
         return spark.createDataFrame([], "word STRING, count LONG")
     return T.word_counts(spark.read.parquet(*paths))
+
+
+def _recent_hour_words(
+    spark: SparkSession,
+    aggregates: AggregateStore,
+    records: dict[str, dict[str, Any]],
+    since: str | None,
+) -> DataFrame:
+    """Per hour from `since` on and word, the count over every source log (the report
+    adds live counts after its time boundary to the batch's before it)."""
+    if since is None:
+        return spark.createDataFrame([], "hour STRING, word STRING, count LONG")
+    paths = [
+        aggregates.hour_words_dir(str(r["run_id"]), key)
+        for key, r in records.items()
+        if r["words"] and key >= since[:10]
+    ]
+    if not paths:
+        return spark.createDataFrame([], "hour STRING, word STRING, count LONG")
+    recent = spark.read.parquet(*paths).where(F.col("hour") >= since)
+    return recent.groupBy("hour", "word").agg(F.sum("count").cast("long").alias("count"))
 
 
 def _slim(parsed: DataFrame) -> DataFrame:

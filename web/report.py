@@ -259,6 +259,14 @@ def _known_words(
         try:
             totals = data.batch_counts(snap, words)
             if boundary is not None and boundary != ALL_HOURS:
+                kept_since = snap.summary.get("hour_words_since", boundary)
+                if kept_since is None or boundary < kept_since:
+                    # The run kept per-hour word counts from a later hour only: the
+                    # batch's share after the boundary is unknown, so no split is exact.
+                    raise ReportError(
+                        f"the batch run kept per-hour word counts from {kept_since} on, "
+                        f"not from the time boundary {boundary}; the next run will"
+                    )
                 after = data.batch_hour_words(snap, boundary)
         except ReportError as exc:
             batch_error = str(exc)

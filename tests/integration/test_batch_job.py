@@ -223,6 +223,17 @@ def test_archive_is_counted_exactly_rerun_is_identical_old_runs_pruned(
         for hour in sorted(expected.hour_messages)
     ]
     assert summary["cells"] == expected_cells([*messages, good])
+    # The run's own hour_words/: every (hour, word) from the oldest newest hour of the
+    # logs (all open here) on, and nothing before it.
+    since = min(
+        max(c["hour"] for c in summary["cells"] if c["partition"] == source)
+        for source in {c["partition"] for c in summary["cells"]}
+    )
+    assert summary["hour_words_since"] == since
+    recent = read_json_lines(client, f"{REPORTS}/runs/{summary['run_id']}/hour_words")
+    assert {(r["hour"], r["word"]): r["count"] for r in recent} == {
+        (h, w): c for (h, w), c in expected.hour_words.items() if h >= since
+    }
     assert summary["dates_recomputed"] == ["2025-12-31", "2026-01-01"]
     assert (summary["dates_reused"], summary["dates_dropped"]) == ([], [])
     ranked = sorted(expected.words.items(), key=lambda wc: (-wc[1], wc[0]))

@@ -1,6 +1,13 @@
 """Per-date plan and merge (pure): which dates a run recounts, and how dates add up."""
 
-from spark_jobs.dates import DateFiles, date_record, group_by_date, merge, plan_run
+from spark_jobs.dates import (
+    DateFiles,
+    date_record,
+    group_by_date,
+    merge,
+    plan_run,
+    recent_hours_since,
+)
 
 ROOT = "webhdfs://nn:9870/data/data_stream"
 REJ = "webhdfs://nn:9870/data/data_stream_rejected"
@@ -92,3 +99,18 @@ def test_merge_sums_cells_hours_and_coverage_over_dates() -> None:
         h * 3_600_000,
         (h + 24) * 3_600_000 + 9,
     )
+
+
+def test_recent_hours_start_at_the_oldest_newest_hour_of_the_open_logs() -> None:
+    cells = [
+        {"hour": "2026-11-20T05:00:00Z", "partition": "0:0"},  # closed: 1:0 exists
+        {"hour": "2026-12-01T10:00:00Z", "partition": "1:0"},
+        {"hour": "2026-12-01T23:00:00Z", "partition": "1:0"},
+        {"hour": "2026-12-01T22:00:00Z", "partition": "0:1"},
+        {"hour": "2026-12-01T20:00:00Z", "partition": "0:1"},
+    ]
+    partitions = {"0:0": 90, "1:0": 12, "0:1": 40}
+    assert recent_hours_since(cells, partitions) == "2026-12-01T22:00:00Z"
+    assert recent_hours_since([], {}) is None
+    # Only closed logs left with cells: nothing needs the recent hours.
+    assert recent_hours_since(cells[:1], partitions) is None

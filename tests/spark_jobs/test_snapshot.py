@@ -49,6 +49,7 @@ def test_summary_has_exactly_the_contract_fields_and_ascending_hours() -> None:
         "dates_recomputed",
         "dates_reused",
         "dates_dropped",
+        "hour_words_since",
     }
     assert summary["started_at"] == "2026-03-04T05:06:07Z"
     assert summary["finished_at"] == "2026-03-04T05:06:37Z"

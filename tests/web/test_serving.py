@@ -7,6 +7,7 @@ best-known counts (exact batch before the time boundary, live after).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -281,3 +282,26 @@ def test_word_counts_fall_back_to_the_side_that_answers(
     assert body["live_error"] and body["word"]["count"] == count(archived).per_word["kafka"]
     assert body["word"]["live"] == 0 and body["word"]["batch"] > 0
     assert {h["provenance"] for h in body["hours"]} == {"exact", "batch"}
+
+
+def test_a_run_that_kept_later_hours_only_gives_no_split_word_count(
+    webhdfs: WebHdfsServer,
+    live_factory: Callable[..., LiveServer],
+    make_app: Callable[..., Flask],
+) -> None:
+    """`hour_words_since` after the time boundary: the batch's share of a word from the
+    boundary on is unknown, so the word's count falls back to live's, never a guess."""
+    from hdfs import InsecureClient
+
+    messages = stream()
+    run = publish_batch(webhdfs.url, REPORT_ROOT, messages[: len(messages) - 5])
+    client = InsecureClient(webhdfs.url)
+    with client.read(f"{run}/summary.json") as raw:
+        summary = json.load(raw)
+    summary["hour_words_since"] = "9999-01-01T00:00:00Z"
+    client.write(f"{run}/summary.json", json.dumps(summary), overwrite=True)
+    c = app_over(messages, make_app, live_factory, webhdfs)
+    body = c.get("/api/counts?word=kafka").json
+    assert body["word"]["count"] == count(messages).per_word["kafka"]
+    assert body["word"]["exact"] == 0
+    assert "kept per-hour word counts from 9999-01-01T00:00:00Z" in body["batch_error"]
