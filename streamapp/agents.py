@@ -29,7 +29,8 @@ from streamapp import counting
 from streamapp.app import app, before_stop, settings, source_topic
 from streamapp.archive.core import encode_record
 from streamapp.lineage import Lineage, Seen
-from streamapp.pending import WriteBehind
+from streamapp.pending import Row, WriteBehind
+from streamapp.topn import TopN, TopRow
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,25 @@ updates_topic = app.topic(
 )
 dlq_topic = app.topic(settings.dlq_topic, key_type=bytes, value_type=bytes, value_serializer="raw")
 
+# Each table partition is a RocksDB database; faust's defaults give each one a 2 GiB
+# block cache and three 64 MiB memtables, which a large vocabulary fills (docs/live.md).
+ROCKSDB_OPTIONS = {
+    "block_cache_size": settings.rocksdb_block_cache_bytes,
+    "write_buffer_size": settings.rocksdb_write_buffer_bytes,
+    "max_write_buffer_number": settings.rocksdb_write_buffers,
+}
+
+
+def _table(name: str) -> Any:
+    # faust's store pops keys from the options it is given: each table gets its own copy.
+    return app.Table(name, partitions=PARTITIONS, key_type=str, options=dict(ROCKSDB_OPTIONS))
+
+
 # Rows are JSON documents (see counting.apply_word / apply_totals); a missing key is None.
-word_table = app.Table("live-words", partitions=PARTITIONS, key_type=str)
-totals_table = app.Table("live-totals", partitions=PARTITIONS, key_type=str)
+word_table = _table("live-words")
+totals_table = _table("live-totals")
+# One row per table partition (key: the partition number): its top words (topn.TopRow).
+top_table = _table("live-top")
 # Per source partition, what `count_batches` has taken of its log (`lineage.Seen`), kept
 # beside the rows in RocksDB: it must outlive a broker that restarts empty, as the rows'
 # offset marks do. Co-partitioned with the source topic (same partition count), so the
@@ -246,8 +263,87 @@ async def count_batches(stream: StreamT[bytes]) -> None:
 
 
 pending: WriteBehind[EventT] = WriteBehind(
-    settings.live_flush_interval_ms / 1000, settings.live_flush_rows
+    settings.live_flush_interval_ms / 1000, settings.live_flush_rows, settings.live_row_cache_rows
 )
+
+
+class Tops:
+    """Each owned table partition's top words (`streamapp.topn`), kept as rows change.
+
+    A partition's top is loaded from its `live-top` row when first needed; without one
+    (state written before that table existed) it is rebuilt from the word rows in
+    slices of `LIVE_TOP_REBUILD_SLICE` rows, one per event-loop turn, while updates go
+    on being offered to it. Views use a partition's top only once it is complete.
+    """
+
+    def __init__(self) -> None:
+        self._tops: dict[int, TopN] = {}
+        self._rebuilding: dict[int, asyncio.Task[None]] = {}
+
+    def get(self, partition: int) -> TopN:
+        """`partition`'s top (loaded, or being rebuilt), to offer new counts to."""
+        top = self._tops.get(partition)
+        if top is None:
+            row: TopRow | None = top_table.get(str(partition))
+            top = TopN.decode(row) if row is not None else None
+            if top is None:
+                top = TopN()
+                # faust iterates the partitions this worker owns; keep `partition`'s rows.
+                rows = iter(word_table.items())
+                # The first slice at once: a new (empty) partition is complete right away.
+                if self._read_slice(partition, top, rows):
+                    top.changed = True  # written at the partition's next flush
+                else:
+                    task = asyncio.ensure_future(self._rebuild(partition, top, rows))
+                    self._rebuilding[partition] = task
+            self._tops[partition] = top
+        return top
+
+    def complete(self, partition: int) -> TopN | None:
+        """`partition`'s top if it is exact (loaded, or rebuilt to the end), else None."""
+        top = self.get(partition)
+        return None if partition in self._rebuilding else top
+
+    def persistable(self, partition: int) -> TopN | None:
+        """`partition`'s top if it is complete and changed since it was last written."""
+        top = self._tops.get(partition)
+        if top is None or not top.changed or partition in self._rebuilding:
+            return None
+        return top
+
+    @staticmethod
+    def _read_slice(partition: int, top: TopN, rows: Iterator[tuple[str, Row]]) -> bool:
+        """Offer the next `LIVE_TOP_REBUILD_SLICE` rows of `partition`; True at the end."""
+        for _ in range(settings.live_top_rebuild_slice):
+            item = next(rows, None)
+            if item is None:
+                return True
+            word, row = item
+            if counting.partition_for(word, PARTITIONS) == partition:
+                top.offer(word, row["n"])
+        return False
+
+    async def _rebuild(self, partition: int, top: TopN, rows: Iterator[tuple[str, Row]]) -> None:
+        try:
+            while not self._read_slice(partition, top, rows):
+                await asyncio.sleep(0)  # let the event loop count and answer views
+        except Exception:
+            # Start over at the next use rather than leave the partition incomplete.
+            self._tops.pop(partition, None)
+            raise
+        finally:
+            self._rebuilding.pop(partition, None)
+        top.changed = True  # written at the partition's next flush
+
+    def forget(self) -> None:
+        """Partitions may move (rebalance): forget every top, stop every rebuild."""
+        for task in self._rebuilding.values():
+            task.cancel()
+        self._rebuilding.clear()
+        self._tops.clear()
+
+
+tops = Tops()
 
 
 def _fold(event: EventT, now: float) -> None:
@@ -261,17 +357,21 @@ def _fold(event: EventT, now: float) -> None:
     partition = event.message.partition
     held = pending.partition(partition, now)
     rows = held.words
+    top = tops.get(partition)
     labels = update.labels
     retention = settings.live_hours_retention
     added = skipped = 0
     for word, spans in update.words.items():
         row = rows.get(word)
         if row is None:
-            row = pending.clean_word(partition, word)
+            row = pending.clean_word(word)
             if row is None:
                 row = word_table.get(word)
         row, a, s = counting.apply_word(row, spans, labels, IDEMPOTENT, retention)
         rows[word] = row
+        # Offered even when the update was a skipped replay: the top row may have missed
+        # it (a crash between the changelog writes of one flush); `offer` keeps the max.
+        top.offer(word, row["n"])
         added, skipped = added + a, skipped + s
     if update.totals is not None:
         old = held.totals if held.totals is not None else totals_table.get(counting.TOTALS_KEY)
@@ -281,20 +381,40 @@ def _fold(event: EventT, now: float) -> None:
     ENTRIES_SKIPPED.inc(skipped)
 
 
-def _flush(partition: int) -> None:
+async def _flush(partition: int) -> None:
     """Write `partition`'s changed rows once each, then ack the events they came from.
 
     Runs while an event of `partition` is current: faust writes a table key to the
-    changelog partition (and RocksDB) of the current event.
+    changelog partition (and RocksDB) of the current event. Each row written queues a
+    changelog record in faust's producer buffer, which sends them one at a time; with a
+    large vocabulary a flush writes many rows, so it pauses whenever
+    `LIVE_CHANGELOG_BACKLOG` records wait, which bounds that buffer's memory.
     """
     held = pending.take(partition)
     if held is None:
         return
-    for word, row in held.words.items():
-        word_table[word] = row
+    generation = pending.generation
+    # The top and totals first: views read them from the table once they leave `held`.
+    top = tops.persistable(partition)
+    if top is not None:
+        top_table[str(partition)] = top.encode()
+        top.changed = False
     if held.totals is not None:
         totals_table[counting.TOTALS_KEY] = held.totals
-    ROWS_WRITTEN.inc(len(held.words) + (held.totals is not None))
+    buffer = app.producer.buffer
+    backlog = settings.live_changelog_backlog
+    written = 0
+    for word, row in held.words.items():
+        word_table[word] = row
+        written += 1
+        if buffer.size >= backlog:
+            while buffer.size >= backlog // 2:
+                await buffer.flush_atmost(backlog // 2)
+            if pending.generation != generation:
+                # Revoked meanwhile: the rest is replayed by the new owner; ack nothing.
+                ROWS_WRITTEN.inc(written)
+                return
+    ROWS_WRITTEN.inc(written + (held.totals is not None))
     # faust flushes the producer (these changelog records) before it commits the acks.
     for event in held.events:
         event.ack()
@@ -313,7 +433,7 @@ async def apply_updates(stream: StreamT[bytes]) -> None:
         now = time.monotonic()
         partition = event.message.partition
         if event.key == DRAIN:
-            _flush(partition)
+            await _flush(partition)
             event.ack()
             if (waiter := drained.get(partition)) is not None:
                 waiter.set()
@@ -323,7 +443,7 @@ async def apply_updates(stream: StreamT[bytes]) -> None:
             continue
         _fold(event, now)
         if pending.due(partition, now):
-            _flush(partition)
+            await _flush(partition)
 
 
 @app.timer(interval=settings.live_flush_interval_ms / 1000)
@@ -353,6 +473,7 @@ async def _forget_unwritten(
     ROWS_DROPPED.inc(pending.drop())
     lineages.clear()  # unsettled events stay unacked: the partitions' next owner replays them
     _unsettled.clear()
+    tops.forget()
 
 
 def _owned(topic: str) -> list[int]:

@@ -68,6 +68,10 @@ app = WordstreamApp(
     consumer_max_fetch_size=settings.kafka_max_message_bytes,
     producer_max_request_size=settings.kafka_max_message_bytes,
     topic_partitions=settings.topic_partitions,
+    # A large vocabulary writes a table changelog record per changed word: batched, not
+    # a produce request per few records (docs/live.md, "Memory and a large vocabulary").
+    producer_linger=settings.kafka_producer_linger_ms / 1000,
+    producer_max_batch_size=settings.kafka_producer_batch_bytes,
     # Group join time: the dev broker (tansu) holds every JoinGroup for half the
     # session timeout before answering, so faust's 60 s default meant a 30 s start.
     # Heartbeats must stay well under the session timeout (Kafka's rule: < 1/3).

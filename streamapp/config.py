@@ -63,6 +63,12 @@ class Settings:
     # KAFKA_FETCH_MAX_WAIT_MS: longest a worker fetch waits for data (faust fixes 1,500;
     # the dev broker always waits this long, adding it to every hop's latency)
     kafka_fetch_max_wait_ms: int = 50
+    # KAFKA_PRODUCER_LINGER_MS: how long the worker's producer waits to fill a batch; a
+    # large vocabulary writes a changelog record per changed word, which unbatched made
+    # a produce request per few records
+    kafka_producer_linger_ms: int = 10
+    # KAFKA_PRODUCER_BATCH_BYTES: largest batch of records per partition in one request
+    kafka_producer_batch_bytes: int = 1_048_576
     live_batch_max: int = 5000  # LIVE_BATCH_MAX: messages the live agent counts per batch
     live_batch_within_ms: int = 100  # LIVE_BATCH_WITHIN_MS: longest wait to fill a batch
     live_idempotent: int = 1  # LIVE_IDEMPOTENT: 1 = replays are no-ops, 0 = plain counting
@@ -72,6 +78,22 @@ class Settings:
     # LIVE_DRAIN_SECONDS: on a clean stop, longest the worker waits for what it consumed
     # to reach the tables before it stops anyway (the rest is replayed from Kafka)
     live_drain_seconds: int = 20
+    # LIVE_ROW_CACHE_ROWS: written word rows the worker keeps in memory (least recently
+    # written out first); a row beyond it is read back from RocksDB when it changes
+    live_row_cache_rows: int = 100_000
+    # LIVE_CHANGELOG_BACKLOG: table changelog records waiting in faust's producer buffer
+    # at which a write-behind flush waits for them to be sent before writing more rows
+    live_changelog_backlog: int = 5000
+    # LIVE_TOP_REBUILD_SLICE: word rows read per event-loop turn when a partition's top
+    # words must be rebuilt from its rows (state written before the `live-top` table)
+    live_top_rebuild_slice: int = 2000
+    # ROCKSDB_BLOCK_CACHE_BYTES: RocksDB block cache of each table partition's database
+    # (faust's default is 2 GiB each)
+    rocksdb_block_cache_bytes: int = 16 * 1024 * 1024
+    # ROCKSDB_WRITE_BUFFER_BYTES: RocksDB memtable size of each table partition's database
+    rocksdb_write_buffer_bytes: int = 16 * 1024 * 1024
+    # ROCKSDB_WRITE_BUFFERS: memtables each database may hold before writes wait for a flush
+    rocksdb_write_buffers: int = 2
     # LIVE_PARTITIONS: partitions of the live tables (and their update topic)
     live_partitions: int = 4
     # LAG_INTERVAL_S: how often the worker re-reads both groups' committed and end
@@ -197,6 +219,7 @@ class Settings:
             "archive_max_pending_bytes",
             "archive_retry_max_seconds",
             "kafka_fetch_max_wait_ms",
+            "kafka_producer_batch_bytes",
             "live_batch_max",
             "live_batch_within_ms",
             "live_flush_interval_ms",
@@ -204,6 +227,11 @@ class Settings:
             "live_drain_seconds",
             "live_partitions",
             "lag_interval_s",
+            "live_top_rebuild_slice",
+            "live_changelog_backlog",
+            "rocksdb_block_cache_bytes",
+            "rocksdb_write_buffer_bytes",
+            "rocksdb_write_buffers",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.upper()}={getattr(self, name)} must be at least 1")
@@ -220,6 +248,12 @@ class Settings:
             raise ConfigError(
                 f"DEV_STOP_GRACE_SECONDS={self.dev_stop_grace_seconds} must be at least 1"
             )
+        if self.kafka_producer_linger_ms < 0:
+            raise ConfigError(
+                f"KAFKA_PRODUCER_LINGER_MS={self.kafka_producer_linger_ms} must be 0 or more"
+            )
+        if self.live_row_cache_rows < 0:
+            raise ConfigError(f"LIVE_ROW_CACHE_ROWS={self.live_row_cache_rows} must be 0 or more")
         if self.processing_guarantee not in ("at_least_once", "exactly_once"):
             raise ConfigError(
                 f"PROCESSING_GUARANTEE={self.processing_guarantee!r}: "

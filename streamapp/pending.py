@@ -15,7 +15,7 @@ their events, and the new owner replays them. See docs/live.md, "Write-behind".
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -36,15 +36,18 @@ class Held(Generic[T]):
 class WriteBehind(Generic[T]):
     """Changed rows per table partition, flushed by age or by count."""
 
-    def __init__(self, interval_s: float, max_rows: int, max_clean: int = 200_000) -> None:
+    def __init__(self, interval_s: float, max_rows: int, max_clean: int = 100_000) -> None:
         self.interval_s = interval_s
         self.max_rows = max_rows
         self.max_clean = max_clean
         self._held: dict[int, Held[T]] = {}
-        # Rows as last written, per partition: the next change of a word starts from
-        # here instead of a RocksDB read and a JSON decode. Emptied when it outgrows
-        # `max_clean` rows (a frequent word comes back at once; a rare one costs a read).
-        self._clean: dict[int, dict[str, Row]] = {}
+        # Incremented by `drop`: a flush that spans event-loop turns stops when it changes.
+        self.generation = 0
+        # Rows as last written (a word lives in one partition, so words are unique keys):
+        # the next change of a word starts from here instead of a RocksDB read and a JSON
+        # decode. At most `max_clean` rows, least recently written out first, so memory
+        # stays flat however large the vocabulary; a row pushed out costs one read later.
+        self._clean: OrderedDict[str, Row] = OrderedDict()
 
     def partition(self, partition: int, now: float) -> Held[T]:
         """The held state of `partition`, started at `now` if nothing is held."""
@@ -75,17 +78,20 @@ class WriteBehind(Generic[T]):
         """
         held = self._held.pop(partition, None)
         if held is not None:
-            clean = self._clean.setdefault(partition, {})
-            if len(clean) + len(held.words) > self.max_clean:
-                clean.clear()
-            clean.update(held.words)
+            clean = self._clean
+            clean.update(held.words)  # held words left `clean`: they go in last
+            for _ in range(len(clean) - self.max_clean):
+                clean.popitem(last=False)
         return held
 
-    def clean_word(self, partition: int, word: str) -> Row | None:
+    def clean_word(self, word: str) -> Row | None:
         """The row of `word` as this worker last wrote it, if still known; the caller
         changes it, so it leaves the clean rows (it is held again from then on)."""
-        clean = self._clean.get(partition)
-        return None if clean is None else clean.pop(word, None)
+        return self._clean.pop(word, None)
+
+    def clean_rows(self) -> int:
+        """How many written rows are kept in memory (at most `max_clean`)."""
+        return len(self._clean)
 
     def drop(self) -> int:
         """Forget every unwritten row and event (partitions revoked); return rows dropped.
@@ -94,19 +100,20 @@ class WriteBehind(Generic[T]):
         another worker changed them.
         """
         dropped = sum(len(h.words) + (h.totals is not None) for h in self._held.values())
+        self.generation += 1
         self._held.clear()
         self._clean.clear()
         return dropped
 
     def word(self, partition: int, word: str) -> Row | None:
-        """The unwritten row of `word`, if `partition` (its owner) holds one."""
-        held = self._held.get(partition)
-        return None if held is None else held.words.get(word)
+        """The newest row of `word` this worker knows (held, or being written), if any.
 
-    def words(self) -> Iterator[tuple[str, Row]]:
-        """Every unwritten word row, over all partitions."""
-        for held in self._held.values():
-            yield from held.words.items()
+        A flush writes its rows over several event-loop turns (see agents._flush); until
+        then the table may hold an older row, so the rows it took are looked up too.
+        """
+        held = self._held.get(partition)
+        row = None if held is None else held.words.get(word)
+        return row if row is not None else self._clean.get(word)
 
     def totals(self) -> Row | None:
         """The unwritten totals row, if any partition holds one."""

@@ -10,19 +10,19 @@ partition has no owner yet, is a 503, never a silent 0.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 from faust import web
 
 from streamapp import counting
-from streamapp.agents import PARTITIONS, pending, totals_table, word_table
+from streamapp.agents import PARTITIONS, pending, tops, totals_table, word_table
 from streamapp.app import app, source_topic
 from streamapp.metrics import setup_metrics
 from streamapp.tokenize import words
+from streamapp.topn import TOP_MAX
 
-TOP_MAX = 1000
 GATHER_TIMEOUT_S = 5.0
 
 # faust's own metrics (events, commits, rebalances, table ops) and wordstream's
@@ -55,10 +55,18 @@ def _local_partitions() -> list[int]:
 def _local_summary(n: int) -> dict[str, Any]:
     """What this worker holds: totals/hours (if it owns that row) and its local top `n`.
 
-    `n` = 0 skips the top, which reads every word row this worker owns.
+    The top comes from each owned partition's kept top words (`streamapp.topn`): O(n)
+    per partition, whatever the vocabulary. A partition whose top is still being rebuilt
+    is left out of `partitions` when `n` > 0, so the public view answers 503, not a guess.
     """
     if not _ready():
         return {"ready": False, "partitions": []}
+    partitions = _local_partitions()
+    top: list[tuple[str, int]] = []
+    if n:
+        complete = {p: t for p in partitions if (t := tops.complete(p)) is not None}
+        partitions = sorted(complete)
+        top = counting.top_n((wc for t in complete.values() for wc in t.top(n)), n)
     totals: list[int] | None = None
     hours: dict[str, list[int]] = {}
     sources: dict[str, list[int]] = {}
@@ -70,25 +78,15 @@ def _local_summary(n: int) -> dict[str, Any]:
     if totals_row is not None:
         totals, hours = totals_row["n"], totals_row["h"]
         sources, cells = totals_row.get("g", {}), totals_row.get("c", {})
-    top = counting.top_n(_word_counts(), n) if n else []
     return {
         "ready": True,
-        "partitions": _local_partitions(),
+        "partitions": partitions,
         "totals": totals,
         "hours": hours,
         "sources": sources,
         "cells": cells,
         "top": top,
     }
-
-
-def _word_counts() -> Iterator[tuple[str, int]]:
-    """(word, all-time count) of every word row this worker owns, unwritten rows first."""
-    unwritten = {word: row["n"] for word, row in pending.words()}
-    yield from unwritten.items()
-    for word, row in word_table.items():
-        if word not in unwritten:
-            yield word, row["n"]
 
 
 def _local_word(word: str) -> dict[str, Any]:
