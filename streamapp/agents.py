@@ -446,6 +446,41 @@ async def apply_updates(stream: StreamT[bytes]) -> None:
             await _flush(partition)
 
 
+# Source partitions seen with the consumer past the log's end, and how many checks in a row.
+_past_end: dict[int, int] = {}
+
+
+@app.timer(interval=2.0)
+async def follow_replaced_logs() -> None:
+    """Read a source partition from its start when the consumer is past the log's end.
+
+    A topic deleted and created again under a running worker leaves the consumer at its
+    old position: Kafka answers that fetch OFFSET_OUT_OF_RANGE and the consumer resets,
+    but the dev broker answers with no records and no error, so the new log would stay
+    unread until it grew past the old position. Two checks in a row (the high watermark
+    comes from the last fetch) make it a replaced log; `count_batches`' lineage then
+    counts it as a new generation.
+    """
+    topic = source_topic.get_topic_name()
+    for tp in [tp for tp in app.consumer.assignment() if tp.topic == topic]:
+        highwater = app.consumer.highwater(tp)
+        position = await app.consumer.position(tp)
+        if highwater is None or position is None or position <= highwater:
+            _past_end.pop(tp.partition, None)
+            continue
+        _past_end[tp.partition] = _past_end.get(tp.partition, 0) + 1
+        if _past_end[tp.partition] >= 2:
+            del _past_end[tp.partition]
+            log.warning(
+                "live: partition %d: the consumer is at offset %d but the log ends at %d "
+                "(topic recreated?): reading it from the start",
+                tp.partition,
+                position,
+                highwater,
+            )
+            await app.consumer.seek(tp, 0)
+
+
 @app.timer(interval=settings.live_flush_interval_ms / 1000)
 async def tick_quiet_partitions() -> None:
     """Send a TICK to each partition holding rows past the flush interval.

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from devstack.broker import Broker
 from tests.fixtures.worker import LiveWorker, create_topic, produce
@@ -69,3 +70,31 @@ def test_a_broker_that_restarts_empty_counts_the_new_log_once(
     produce(restarted.bootstrap, topic_name, more.values, more.timestamps_ms)
     everything.extend(more)
     assert_views_match(w, everything)
+
+
+def test_a_topic_recreated_under_a_running_worker_counts_its_new_messages(
+    worker_factory: Callable[..., LiveWorker], broker: Broker, topic_name: str
+) -> None:
+    create_topic(broker.bootstrap, topic_name, 4)
+    w = worker_factory(topic=topic_name)
+    now = int(time.time() * 1000)
+    first = make_corpus(400, seed=4, now_ms=now, big=0, invalid=3)
+    produce(broker.bootstrap, topic_name, first.values, first.timestamps_ms)
+    wait_messages(w, first.messages)
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.delete_topics([topic_name])[topic_name].result(timeout=30)
+    deadline = time.monotonic() + 30
+    while topic_name in admin.list_topics(timeout=10).topics and time.monotonic() < deadline:
+        time.sleep(0.2)
+    create_topic(broker.bootstrap, topic_name, 4)
+    # Fewer messages than before in every partition: the new log ends below the
+    # consumer's position in the old one.
+    second = make_corpus(100, seed=5, now_ms=now, big=0, invalid=1)
+    produce(broker.bootstrap, topic_name, second.values, second.timestamps_ms)
+    everything = Corpus()
+    everything.extend(first)
+    everything.extend(second)
+    assert_views_match(w, everything)
+    assert restarts(w) >= 1
+    assert "reading it from the start" in w.log_path.read_text(errors="replace")
