@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -73,8 +74,10 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         "DEV_HDFS_ROOT": str(tmp_path / "hdfs"),
         "STATE_DIR": str(tmp_path / "state"),
         "APP_ID": f"e2e_{uuid.uuid4().hex[:8]}",
-        # Commit archive files quickly so the batch sees every message soon.
+        # Commit archive files quickly so the batch sees every message soon, in files
+        # small enough that a partition has several (the drift test loses one).
         "ARCHIVE_ROTATE_SECONDS": "2",
+        "ARCHIVE_ROTATE_RECORDS": "50",
     }
     log = tmp_path / "honcho.log"
     with open(log, "wb") as out:
@@ -201,3 +204,71 @@ def test_the_labs_own_scripts_work_unchanged_against_the_stack(stack: Stack) -> 
     )
     assert counted.returncode == 0, counted.stderr[-3000:]
     assert "lines: 10" in counted.stdout.splitlines()
+
+
+@pytest.mark.slow
+def test_a_lost_archive_file_is_drift_located_to_its_partition_hours_and_offsets(
+    stack: Stack,
+) -> None:
+    """Issue #14's bar: after the demo, delete one committed archive file and run the
+    batch: the report says drift for that file's partition and the hours its records
+    fall in, by exactly what the file held; best-known counts carry their provenance."""
+    import json
+
+    from hdfs import InsecureClient
+
+    from streamapp.archive.store import committed_files
+    from web.reconcile import hour_of
+
+    demo = stack.wordstream("demo", "--rounds", "3")
+    assert demo.returncode == 0, f"{demo.stdout}\n{demo.stderr}\n{stack.tail_log()}"
+    assert "Verdict: match" in demo.stdout
+
+    client = InsecureClient(stack.env["HDFS_URL"])
+    contents: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
+    for path, f in committed_files(client, "/data/data_stream"):
+        with client.read(path, encoding="utf-8") as reader:
+            contents[path] = (f, [json.loads(line) for line in reader.read().splitlines() if line])
+    newest_hour: dict[int, str] = {}
+    for f, records in contents.values():
+        for r in records:
+            newest_hour[f.partition] = max(
+                hour_of(r["timestamp"]), newest_hour.get(f.partition, "")
+            )
+    first_offset = {f.partition: f.first for f, _ in contents.values()}
+    for f, _ in contents.values():
+        first_offset[f.partition] = min(f.first, first_offset[f.partition])
+    # A file inside its partition's log (so its offsets are a gap between others) all
+    # of whose records fall before the partition's newest hour: the batch fully covers
+    # those hours, so losing it must show as drift, not as "not covered".
+    path, (lost, records) = next(
+        (p, (f, rs))
+        for p, (f, rs) in sorted(contents.items(), key=lambda kv: kv[1][0].first)
+        if f.first > first_offset[f.partition]
+        and all(hour_of(r["timestamp"]) < newest_hour[f.partition] for r in rs)
+    )
+    held: dict[str, list[int]] = {}
+    for r in records:
+        slot = held.setdefault(hour_of(r["timestamp"]), [0, 0])
+        slot[0] += 1
+        slot[1] += len(words(r["value"]))
+    client.delete(path)
+    rerun = stack.wordstream("batch", "run")
+    assert rerun.returncode == 0, f"{rerun.stdout}\n{rerun.stderr}"
+
+    web = stack.url("WEB_PORT")
+    drift = requests.get(f"{web}/api/drift", timeout=30).json()
+    assert drift["verdict"]["state"] == "drift"
+    located = {(d["source"], d["hour"]): d for d in drift["drift"]}
+    source = f"{lost.gen}:{lost.partition}"
+    assert set(located) == {(source, hour) for hour in held}, drift["drift"]
+    for hour, (messages, n_words) in held.items():
+        cell = located[(source, hour)]
+        assert (cell["messages_diff"], cell["words_diff"]) == (messages, n_words)
+        assert cell["short"] == "batch"
+    gaps = [g for d in drift["drift"] for g in d["archive_gaps"]]
+    assert any(lo <= lost.last and hi >= lost.first for lo, hi in gaps), gaps
+
+    counts = requests.get(f"{web}/api/counts", timeout=30).json()
+    assert {h["provenance"] for h in counts["hours"]} <= {"exact", "live", "batch"}
+    assert counts["hours"] and all("provenance" in h for h in counts["hours"])
