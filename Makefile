@@ -19,10 +19,11 @@ $(STAMP): pyproject.toml $(LOCK)
 	touch $(STAMP)
 
 # Re-resolve the newest versions pyproject.toml allows into both lock files.
+# The runtime lock is resolved at the dev lock's versions, so both install the same thing.
 lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv
-	$(UV_COMPILE) -o requirements.lock
 	$(UV_COMPILE) --extra dev -o requirements-dev.lock
+	$(UV_COMPILE) -c requirements-dev.lock -o requirements.lock
 
 # Broker on 9092, WebHDFS on 9870, worker, clock and web (see docs/cli.md), run by
 # devstack.run (honcho's manager): Ctrl-C stops the dev services last and waits up to
