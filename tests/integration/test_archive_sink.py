@@ -120,6 +120,7 @@ def test_50k_messages_archived_exactly_once(
     assert {gen for gen, _, _ in seen} == {0}
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_still_exactly_once(
     worker_factory: Callable[..., LiveWorker], webhdfs: WebHdfsServer, broker: Broker
 ) -> None:
@@ -152,6 +153,7 @@ def test_kill_9_at_random_moments_still_exactly_once(
     assert {gen for gen, _, _ in seen} == {0}, "a crash must not look like a regression"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("max_pending", [None, 100_000], ids=["default-memory", "paused"])
 def test_hdfs_down_for_20s_then_back_catches_up_exactly_once(
     worker_factory: Callable[..., LiveWorker],

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 T0 = 1_767_225_600_000
 
 
+@pytest.mark.slow
 def test_clock_serves_health_and_runs_the_job_on_demand(
     webhdfs: WebHdfsServer, tmp_path: Path
 ) -> None:

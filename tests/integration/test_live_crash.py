@@ -113,6 +113,7 @@ def assert_batch_and_report_match(
 # through every kill (a restart takes ~8-13 s: the group join, Python imports). The
 # static run restarts under the same WORKER_INSTANCE_ID: it takes its partitions back
 # without a rebalance, and must count just as exactly.
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("idempotent", "instance_id", "messages", "kills", "rate"),
     [

@@ -30,6 +30,7 @@ def wait_messages(worker: LiveWorker, n: int, timeout: float = 90.0) -> None:
         time.sleep(0.5)
 
 
+@pytest.mark.slow
 def test_a_broker_that_restarts_empty_counts_the_new_log_once(
     worker_factory: Callable[..., LiveWorker],
     broker_factory: Callable[..., Broker],
