@@ -446,6 +446,36 @@ async def apply_updates(stream: StreamT[bytes]) -> None:
             await _flush(partition)
 
 
+async def _settle_held(partition: int, highwater: int | None) -> None:
+    """Count held messages once the high watermark says their log is a new one.
+
+    Messages below the last offset taken wait for a verdict; when the high watermark was
+    unknown as they arrived and no later message comes (a short new log), only a later
+    look at it decides.
+    """
+    lineage = lineages.get(partition)
+    if lineage is None or not lineage.held:
+        return
+    last_event = lineage.held[-1][1][1]
+    out = lineage.settle(highwater)
+    if not out.regressed:
+        return
+    LOG_RESTARTS.inc()
+    GENERATION.labels(str(partition)).set(lineage.gen)
+    log.warning(
+        "live: partition %d ends at %s, below the last offset taken: counting generation %d "
+        "as new messages",
+        partition,
+        highwater,
+        lineage.gen,
+    )
+    with _as_current(last_event):
+        await _send_batch({counting.Source(lineage.gen, partition): [r for r, _ in out.taken]})
+        seen = lineage.seen()
+        lineage_table[str(partition)] = {"g": seen.gen, "o": seen.last, "f": seen.fingerprint}
+    _settle(out.taken, [])  # sent: ack their events
+
+
 # Source partitions seen with the consumer past the log's end, and how many checks in a row.
 _past_end: dict[int, int] = {}
 
@@ -464,6 +494,7 @@ async def follow_replaced_logs() -> None:
     topic = source_topic.get_topic_name()
     for tp in [tp for tp in app.consumer.assignment() if tp.topic == topic]:
         highwater = app.consumer.highwater(tp)
+        await _settle_held(tp.partition, highwater)
         position = await app.consumer.position(tp)
         if highwater is None or position is None or position <= highwater:
             _past_end.pop(tp.partition, None)

@@ -105,6 +105,17 @@ class Lineage(Generic[T]):
             self.held.append((offset, item))
         return out
 
+    def settle(self, highwater: int | None) -> Outcome[T]:
+        """Decide held messages on a high watermark learned later (no message arrived).
+
+        A log that ends at or below the last offset taken is a new one: what is held is
+        new, in the next generation. Otherwise nothing changes.
+        """
+        out: Outcome[T] = Outcome()
+        if self.held and highwater is not None and self.last is not None and highwater <= self.last:
+            self._regress(out, self.held)
+        return out
+
     def _take(self, out: Outcome[T], offset: int, item: T) -> None:
         out.taken.append(item)
         self.last = offset

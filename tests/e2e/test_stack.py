@@ -220,7 +220,7 @@ def test_a_lost_archive_file_is_drift_located_to_its_partition_hours_and_offsets
     from streamapp.archive.store import committed_files
     from web.reconcile import hour_of
 
-    demo = stack.wordstream("demo", "--rounds", "3")
+    demo = stack.wordstream("demo", "--rounds", "8")
     assert demo.returncode == 0, f"{demo.stdout}\n{demo.stderr}\n{stack.tail_log()}"
     assert "Verdict: match" in demo.stdout
 
@@ -238,15 +238,19 @@ def test_a_lost_archive_file_is_drift_located_to_its_partition_hours_and_offsets
     first_offset = {f.partition: f.first for f, _ in contents.values()}
     for f, _ in contents.values():
         first_offset[f.partition] = min(f.first, first_offset[f.partition])
-    # A file inside its partition's log (so its offsets are a gap between others) all
-    # of whose records fall before the partition's newest hour: the batch fully covers
-    # those hours, so losing it must show as drift, not as "not covered".
-    path, (lost, records) = next(
-        (p, (f, rs))
-        for p, (f, rs) in sorted(contents.items(), key=lambda kv: kv[1][0].first)
-        if f.first > first_offset[f.partition]
-        and all(hour_of(r["timestamp"]) < newest_hour[f.partition] for r in rs)
+    # A file all of whose records fall before its partition's newest hour: the batch
+    # fully covers those hours, so losing it must show as drift, not "not covered".
+    # One inside its partition's log is preferred: its offsets are then a gap between
+    # others, which the report lists (a gap at a log's very start is not listed).
+    candidates = sorted(
+        (f.first == first_offset[f.partition], f.first, p)
+        for p, (f, rs) in contents.items()
+        if all(hour_of(r["timestamp"]) < newest_hour[f.partition] for r in rs)
     )
+    assert candidates, {p: (f, len(rs)) for p, (f, rs) in contents.items()}
+    path = candidates[0][2]
+    lost, records = contents[path]
+    interior = lost.first > first_offset[lost.partition]
     held: dict[str, list[int]] = {}
     for r in records:
         slot = held.setdefault(hour_of(r["timestamp"]), [0, 0])
@@ -267,7 +271,8 @@ def test_a_lost_archive_file_is_drift_located_to_its_partition_hours_and_offsets
         assert (cell["messages_diff"], cell["words_diff"]) == (messages, n_words)
         assert cell["short"] == "batch"
     gaps = [g for d in drift["drift"] for g in d["archive_gaps"]]
-    assert any(lo <= lost.last and hi >= lost.first for lo, hi in gaps), gaps
+    if interior:
+        assert any(lo <= lost.last and hi >= lost.first for lo, hi in gaps), gaps
 
     counts = requests.get(f"{web}/api/counts", timeout=30).json()
     assert {h["provenance"] for h in counts["hours"]} <= {"exact", "live", "batch"}

@@ -123,3 +123,13 @@ def test_every_message_of_every_log_is_new_exactly_once(data: st.DataObject) -> 
     gens = {m[1].split(":")[0]: gen for gen, m in new}
     assert list(gens.values()) == sorted(gens.values())
     assert len(set(gens.values())) == len(logs)
+
+
+def test_held_messages_are_settled_by_a_high_watermark_learned_later() -> None:
+    # A short new log arrived while the high watermark was unknown: its messages wait.
+    lineage = Lineage(Seen(gen=0, last=99, fingerprint="z"), content)
+    assert feed(lineage, [(0, "a"), (1, "b")], highwater=None) == []
+    assert lineage.settle(None).taken == [] and lineage.settle(500).taken == []
+    out = lineage.settle(2)  # the log ends at 2, below 99: a new log
+    assert out.regressed and out.taken == [(0, "a"), (1, "b")]
+    assert lineage.seen() == Seen(1, 1, "b") and lineage.held == []
