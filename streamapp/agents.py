@@ -240,9 +240,14 @@ def _remember(events: list[EventT]) -> None:
     for event in events:
         last_event[event.message.partition] = event
     for partition, event in last_event.items():
-        seen = lineages[partition].seen()
-        with _as_current(event):
-            lineage_table[str(partition)] = {"g": seen.gen, "o": seen.last, "f": seen.fingerprint}
+        _store_lineage(partition, event)
+
+
+def _store_lineage(partition: int, event: EventT) -> None:
+    """Write `partition`'s lineage row while `event`, one of that partition, is current."""
+    seen = lineages[partition].seen()
+    with _as_current(event):
+        lineage_table[str(partition)] = {"g": seen.gen, "o": seen.last, "f": seen.fingerprint}
 
 
 # The last offset `count_batches` has sent updates for, per source partition.
@@ -469,10 +474,8 @@ async def _settle_held(partition: int, highwater: int | None) -> None:
         highwater,
         lineage.gen,
     )
-    with _as_current(last_event):
-        await _send_batch({counting.Source(lineage.gen, partition): [r for r, _ in out.taken]})
-        seen = lineage.seen()
-        lineage_table[str(partition)] = {"g": seen.gen, "o": seen.last, "f": seen.fingerprint}
+    await _send_batch({counting.Source(lineage.gen, partition): [r for r, _ in out.taken]})
+    _store_lineage(partition, last_event)
     _settle(out.taken, [])  # sent: ack their events
 
 
