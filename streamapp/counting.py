@@ -49,6 +49,12 @@ class Source(NamedTuple):
         """The source as updates and rows name it (contract notation `<gen>:<partition>`)."""
         return f"{self.gen}:{self.partition}"
 
+    @classmethod
+    def parse(cls, key: str) -> Source:
+        """Inverse of `key`."""
+        gen, _, partition = key.partition(":")
+        return cls(int(gen), int(partition))
+
 
 @dataclass(frozen=True)
 class Record:

@@ -245,22 +245,17 @@ async def sources(self: web.View, request: web.Request) -> web.Response:
             "sources": [
                 {"source": k, "messages": m, "words": w, "rejected": r, "last_offset": last}
                 for k, (m, w, r, last) in sorted(
-                    per_source.items(), key=lambda kv: _source_order(kv[0])
+                    per_source.items(), key=lambda kv: counting.Source.parse(kv[0])
                 )
             ],
             "cells": [
                 {"hour": h, "source": k, "messages": m, "words": w, "last_offset": last}
                 for h, k, (m, w, last) in sorted(
-                    per_cell, key=lambda c: (c[0], _source_order(c[1]))
+                    per_cell, key=lambda c: (c[0], counting.Source.parse(c[1]))
                 )
             ],
         }
     )
-
-
-def _source_order(key: str) -> tuple[int, int]:
-    gen, _, partition = key.partition(":")
-    return int(gen), int(partition)
 
 
 @app.page("/health")

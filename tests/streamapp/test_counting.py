@@ -267,3 +267,7 @@ def test_any_sequence_of_replays_counts_each_message_once(data: st.DataObject) -
 def test_a_tick_decodes_to_an_update_that_changes_nothing() -> None:
     update = counting.decode_partition(counting.TICK)
     assert update.words == {} and update.totals is None
+
+
+def test_a_source_key_parses_back() -> None:
+    assert Source.parse(Source(3, 12).key) == Source(3, 12)
