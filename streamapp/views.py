@@ -10,6 +10,7 @@ partition has no owner yet, is a 503, never a silent 0.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -123,13 +124,20 @@ async def _gather(path: str, local: dict[str, Any]) -> list[dict[str, Any]]:
                 raise ViewError(503, f"worker {host} did not answer: {exc}") from None
 
         answers += await asyncio.gather(*(fetch(h) for h in others))
-    covered = {p for a in answers if a.get("ready") for p in a["partitions"]}
-    missing = sorted(set(range(PARTITIONS)) - covered)
+    # A worker that is starting or rebalancing answers "not ready" with no counts; two
+    # workers may both claim a partition while they learn of a new assignment at
+    # different moments. Either way the sum would not be the whole truth, once.
+    ready = [a for a in answers if a.get("ready")]
+    claims = Counter(p for a in ready for p in a["partitions"])
+    twice = sorted(p for p, n in claims.items() if n > 1)
+    if twice:
+        raise ViewError(503, f"table partitions {twice} are claimed by two workers (rebalancing)")
+    missing = sorted(set(range(PARTITIONS)) - set(claims))
     if missing:
         raise ViewError(
             503, f"table partitions {missing} have no ready owner yet (starting or rebalancing)"
         )
-    return answers
+    return ready
 
 
 def _parse_n(query: Mapping[str, str], low: int = 1) -> int:
