@@ -19,6 +19,7 @@ Also prints how many 200 answers were marked `behind` (read from a standby).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import threading
 import time
@@ -51,7 +52,7 @@ def fetch(url: str) -> tuple[int, Any]:
 def longest_gap(times: list[float], start: float, end: float) -> float:
     """Longest interval in [start, end] containing none of `times`."""
     points = [start, *sorted(t for t in times if start <= t <= end), end]
-    return max(b - a for a, b in zip(points, points[1:], strict=False))
+    return max(b - a for a, b in itertools.pairwise(points))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                     and not totals.get("behind")
                     and not top.get("behind")
                     and all(recount[e["word"]] == e["count"] for e in top["top"])
-                    and [e["count"] for e in top["top"]]
-                    == [c for _, c in recount.most_common(10)]
+                    and [e["count"] for e in top["top"]] == [c for _, c in recount.most_common(10)]
                 )
                 time.sleep(0.5)
             end = time.monotonic()
