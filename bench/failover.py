@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             killed_at = time.monotonic()
             sender.join()
             exact = False
+            totals: Any = None
             deadline = time.monotonic() + EXACT_TIMEOUT_S
             while time.monotonic() < deadline and not exact:
                 s1, totals = fetch(survivor.url + "/totals")
@@ -137,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 time.sleep(0.5)
             end = time.monotonic()
+            if not exact:
+                print(f"not exact after {EXACT_TIMEOUT_S:.0f} s: /totals {totals}, sent {n}")
             stop.set()
             for r in readers:
                 r.join()
