@@ -1,5 +1,5 @@
-"""Issue 23: kill -9 of one of two workers; the survivor's views keep answering from its
-standby copies, marked behind, and the counts end equal to a recount."""
+"""Issue 23: kill -9 of workers mid-stream; the survivor's views answer from its standby
+copies, marked behind, never a silent 0, and the counts end equal to a recount."""
 
 from __future__ import annotations
 
@@ -55,13 +55,38 @@ def counted(worker: LiveWorker) -> int:
         return 0
 
 
-def test_kill_9_of_one_of_two_workers_views_answer_from_the_standby(
-    broker: Broker, worker_factory: Callable[..., LiveWorker]
+# The survivor holds a standby copy of every partition it does not own (one standby
+# each for two workers, two for three workers of which two die at once), so its views
+# answer throughout: from the copies until the partitions have moved. Six partitions
+# for three workers: faust's sticky assignor leaves a third worker of a four-partition
+# group idle. (With one standby for three workers, a partition whose owner and standby
+# both die is recovered from its changelog, which the dev broker cuts short: see
+# docs/live.md, "Failover".)
+@pytest.mark.parametrize(
+    ("workers", "kills", "partitions", "standbys"),
+    [(2, 1, 4, 1), (3, 2, 6, 2)],
+    ids=["one-of-two", "two-of-three"],
+)
+def test_kill_9_during_a_stream_views_answer_exact_or_marked_behind(
+    broker: Broker,
+    worker_factory: Callable[..., LiveWorker],
+    workers: int,
+    kills: int,
+    partitions: int,
+    standbys: int,
 ) -> None:
-    survivor = worker_factory()
-    victim = worker_factory(topic=survivor.topic, app_id=survivor.app_id)
+    env = {
+        "TOPIC_PARTITIONS": str(partitions),
+        "LIVE_PARTITIONS": str(partitions),
+        "LIVE_STANDBY_REPLICAS": str(standbys),
+    }
+    survivor = worker_factory(partitions=partitions, env=env)
+    others = [
+        worker_factory(topic=survivor.topic, app_id=survivor.app_id, partitions=partitions, env=env)
+        for _ in range(workers - 1)
+    ]
     survivor.wait_ready()
-    # Both workers own table partitions, and each keeps a standby of the other's.
+    # Every worker owns table partitions, and each keeps standbys of others'.
     deadline = time.monotonic() + PROGRESS_TIMEOUT_S
     while "messages" not in (answer := survivor.get("/totals")) or "behind" in answer:
         assert time.monotonic() < deadline, f"the group did not settle: {answer}"
@@ -80,7 +105,8 @@ def test_kill_9_of_one_of_two_workers_views_answer_from_the_standby(
             assert time.monotonic() < deadline + PROGRESS_TIMEOUT_S, "no progress before the kill"
             time.sleep(0.1)
         killed_at = time.monotonic()
-        victim.kill()
+        for victim in others[:kills]:
+            victim.kill()
         assert counted(survivor) < corpus.messages, "the run ended before the kill: send more"
     finally:
         feeder.join()
@@ -92,10 +118,10 @@ def test_kill_9_of_one_of_two_workers_views_answer_from_the_standby(
         (p, body) for t, p, status, body in reader.answers if t > killed_at and status == 200
     ]
     behind = [body["behind"] for _, body in answered if "behind" in body]
-    # The survivor answered for the dead worker's partitions from its standby copies,
+    # The survivor answered for the dead workers' partitions from its standby copies,
     # saying which partitions and how far behind (not a 503 until they moved).
     assert behind, "no answer after the kill came from a standby"
-    assert all(b["partitions"] and set(b["partitions"]) <= {0, 1, 2, 3} for b in behind)
+    assert all(b["partitions"] and set(b["partitions"]) <= set(range(partitions)) for b in behind)
     assert all(b["offsets"] is None or b["offsets"] >= 0 for b in behind)
     # Never a silent 0, nor more than was sent.
     for path, body in answered:
