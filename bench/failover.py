@@ -1,10 +1,12 @@
 """Failover: kill -9 one of two workers during a steady stream; how long the views go dark.
 
     .venv/bin/python bench/failover.py [--rate 500] [--before 15] [--after 30] [--clients 10]
+                                       [--poll-s 0.5]
 
 Starts a dev broker on a free port and two live workers of one group (archive excluded),
 sends 10-word messages at `--rate`, and `--before` seconds in kills one worker with
-SIGKILL. `--clients` reader threads poll the survivor's /totals and /top throughout.
+SIGKILL. `--clients` reader threads poll the survivor's /totals and /top throughout,
+each every `--poll-s` seconds.
 Figures (issue #23):
 
 - `views_unavailable_s`: the longest stretch after the kill with no 200 from the views;
@@ -61,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", type=float, default=15.0)
     parser.add_argument("--after", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--poll-s", type=float, default=0.5, help="each client's poll interval")
     args = parser.parse_args(argv)
     n = int(args.rate * (args.before + args.after))
     values = ten_word_messages(n)
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                                 for i in range(seen[0], min(count, n)):
                                     seen_at[i] = now
                                 seen[0] = max(seen[0], min(count, n))
-                    time.sleep(0.05)
+                    time.sleep(args.poll_s)
 
             sender = threading.Thread(target=send)
             readers = [
