@@ -1,7 +1,7 @@
 """Failover: kill -9 one of two workers during a steady stream; how long the views go dark.
 
     .venv/bin/python bench/failover.py [--rate 500] [--before 15] [--after 30] [--clients 10]
-                                       [--poll-s 0.5]
+                                       [--poll-s 0.5] [--session-timeout-s 6]
 
 Starts a dev broker on a free port and two live workers of one group (archive excluded),
 sends 10-word messages at `--rate`, and `--before` seconds in kills one worker with
@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--after", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--poll-s", type=float, default=0.5, help="each client's poll interval")
+    parser.add_argument(
+        "--session-timeout-s", type=int, default=None, help="the workers' KAFKA_SESSION_TIMEOUT_S"
+    )
     args = parser.parse_args(argv)
     n = int(args.rate * (args.before + args.after))
     values = ten_word_messages(n)
@@ -78,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     with Broker(port=free_port()) as broker:
         topic = create_topic(broker.bootstrap)
         extra = {"APP_ID": f"bench_failover_{uuid.uuid4().hex[:8]}"}
+        if args.session_timeout_s is not None:
+            extra["KAFKA_SESSION_TIMEOUT_S"] = str(args.session_timeout_s)
         survivor = Worker("full", broker.bootstrap, topic, extra)
         victim = Worker("full", broker.bootstrap, topic, extra)
         try:
