@@ -31,12 +31,18 @@ lock: $(STAMP)
 run: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONUNBUFFERED=1 $(BIN)/python -m devstack.run -f Procfile.dev
 
+# Test files run in TEST_PROCESSES processes (pytest-xdist; each has its own dev
+# services on free ports): a scenario mostly waits, so two share two cores well.
+# TEST_PROCESSES=0 runs everything in this process.
+TEST_PROCESSES ?= 2
+XDIST := -n $(TEST_PROCESSES) --dist loadfile
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # Everything but the long scenario tests (marked `slow`): the quick loop while developing.
 test-quick: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -61,13 +61,21 @@ def produce_all(bootstrap: str, topic: str, values: list[bytes]) -> None:
 class Worker:
     """A `faust worker` subprocess of bench/live_apps.py in one BENCH_MODE."""
 
-    def __init__(self, mode: str, bootstrap: str, topic: str, extra: dict[str, str] | None = None):
+    def __init__(
+        self,
+        mode: str,
+        bootstrap: str,
+        topic: str,
+        extra: dict[str, str] | None = None,
+        app_id: str | None = None,
+    ):
+        """`app_id`: the group to join (several workers of one app); a new one if None."""
         self.state = tempfile.mkdtemp(prefix="live-bench-")
         self.log = open(Path(self.state) / "worker.log", "wb")  # noqa: SIM115
         env = worker_env(
             bootstrap,
             topic,
-            f"bench_{mode}_{uuid.uuid4().hex[:8]}",
+            app_id or f"bench_{mode}_{uuid.uuid4().hex[:8]}",
             self.state,
             extra={
                 "PYTHONPATH": f"{ROOT / 'bench'}{os.pathsep}{ROOT}",

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
+from aiokafka.errors import IllegalStateError
 from faust import Stream
 from faust.streams import _current_event
 from faust.types import TP, EventT, StreamT
@@ -504,9 +505,16 @@ async def follow_replaced_logs() -> None:
     """
     topic = source_topic.get_topic_name()
     for tp in [tp for tp in app.consumer.assignment() if tp.topic == topic]:
-        highwater = app.consumer.highwater(tp)
-        await _settle_held(tp.partition, highwater)
-        position = await app.consumer.position(tp)
+        # A rebalance may revoke the partition between two awaits; the consumer then
+        # refuses to answer for it (and a timer's exception would crash the worker).
+        if app.rebalancing or tp not in app.consumer.assignment():
+            return
+        try:
+            highwater = app.consumer.highwater(tp)
+            await _settle_held(tp.partition, highwater)
+            position = await app.consumer.position(tp)
+        except (AssertionError, IllegalStateError):
+            return
         if highwater is None or position is None or position <= highwater:
             _past_end.pop(tp.partition, None)
             continue
@@ -574,7 +582,10 @@ async def _drain() -> None:
     source = [tp for tp in app.consumer.assignment() if tp.topic == source_topic.get_topic_name()]
     app.consumer.pause_partitions(source)
     while time.monotonic() < deadline:
-        positions = {tp: await app.consumer.position(tp) for tp in source}
+        try:
+            positions = {tp: await app.consumer.position(tp) for tp in source}
+        except IllegalStateError:
+            break  # revoked meanwhile: its next owner replays what was not counted
         if all(
             pos is None or counted.get(tp.partition, -1) + 1 >= pos for tp, pos in positions.items()
         ):

@@ -6,12 +6,14 @@ write-behind still holds), or as a *replica*: a standby copy, or the copy of a p
 it is still taking over, which holds what the partition's changelog held when this
 worker last read it, so possibly behind. A view takes, per partition, the owner's share,
 else the replica least behind, and says which partitions came from replicas and by how
-many changelog records. A partition no worker can read is *missing*: the view answers
-503 rather than count it as 0. See docs/live.md, "Failover".
+many changelog records. A partition no worker can read is *missing*, and one two workers
+both claim to own (mid-rebalance) is *twice*: the view answers 503 rather than count
+the first as 0 or guess which owner is current. See docs/live.md, "Failover".
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -51,6 +53,9 @@ class Picked:
 
     shares: dict[int, Share]
     missing: list[int]
+    # Partitions two workers both claim to own (they learn of a new assignment at
+    # different moments): neither answer is known to be the whole truth.
+    twice: list[int]
 
     def behind(self) -> Behind | None:
         """Which partitions came from replicas and how far behind; None if none did."""
@@ -67,10 +72,16 @@ class Picked:
 def pick(answers: Iterable[Iterable[Share]], partitions: Iterable[int]) -> Picked:
     """For each of `partitions`, the best share any answer holds (see the module doc)."""
     best: dict[int, Share] = {}
+    owners: Counter[int] = Counter()
     for answer in answers:
         for share in answer:
             p = share["partition"]
+            owners[p] += not share["replica"]
             if p not in best or _rank(share) < _rank(best[p]):
                 best[p] = share
     wanted = sorted(partitions)
-    return Picked({p: best[p] for p in wanted if p in best}, [p for p in wanted if p not in best])
+    return Picked(
+        {p: best[p] for p in wanted if p in best},
+        [p for p in wanted if p not in best],
+        [p for p in wanted if owners[p] > 1],
+    )

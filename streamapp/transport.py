@@ -1,6 +1,8 @@
-"""faust's aiokafka transport with a configurable fetch wait (KAFKA_FETCH_MAX_WAIT_MS).
+"""faust's aiokafka transport: a configurable fetch wait, and end offsets a table's
+recovery can trust.
 
-faust builds its consumer with `fetch_max_wait_ms=1500` and no setting to change it.
+Fetch wait (KAFKA_FETCH_MAX_WAIT_MS): faust builds its consumer with
+`fetch_max_wait_ms=1500` and no setting to change it.
 A Kafka broker answers a fetch as soon as `fetch_min_bytes` (1) are there, so the wait
 only bounds idle polls; the dev broker (tansu) holds every fetch for the whole wait
 (measured with aiokafka: produce-to-consume p50 0.378 s at 1,500 ms, 0.002 s at
@@ -10,15 +12,71 @@ update topic). The app selects this transport with the `wordstream-kafka://` sch
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
 
 import aiokafka
+from aiokafka import TopicPartition
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streamapp.config import Settings
 
 SCHEME = "wordstream-kafka"
+# How long a look at the log's end may take before recovery goes on with the answer
+# of ListOffsets (and says so).
+END_OFFSETS_TIMEOUT_S = 15.0
+
+log = logging.getLogger(__name__)
+
+
+async def fetched_ends(
+    new_consumer: Callable[[], aiokafka.AIOKafkaConsumer],
+    reported: Mapping[Any, int],
+    timeout: float = END_OFFSETS_TIMEOUT_S,
+) -> dict[Any, int]:
+    """The end offset of each partition in `reported` (its ListOffsets answer), read
+    from fetch responses with a `new_consumer()` (made only when a partition is not
+    empty, stopped here; no group).
+
+    The dev broker (tansu) answers ListOffsets(latest) with the base offset of the
+    last record batch plus one: a table recovering its changelog up to that offset
+    missed the rest of the last batch, so a partition that moved to another worker lost
+    its last row updates. A fetch response's high watermark is right: fetch from the
+    reported end minus one. On a Kafka broker both agree and this costs one fetch.
+    """
+    ends = dict(reported)
+    waiting = {TopicPartition(tp.topic, tp.partition): tp for tp, end in reported.items() if end}
+    if not waiting:
+        return ends
+    consumer = new_consumer()
+    await consumer.start()
+    try:
+        consumer.assign(list(waiting))
+        for tp, key in waiting.items():
+            consumer.seek(tp, reported[key] - 1)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while waiting and loop.time() < deadline:
+            await consumer.getmany(*waiting, timeout_ms=500)
+            for tp in list(waiting):
+                highwater = consumer.highwater(tp)
+                if highwater is not None:
+                    key = waiting.pop(tp)
+                    ends[key] = max(ends[key], highwater)
+    finally:
+        await consumer.stop()
+    if waiting:
+        log.error(
+            "could not read the end of %s within %.0f s: recovering up to the broker's "
+            "ListOffsets answer, which may be short (rows in the changelog's last records "
+            "would then be recovered stale)",
+            sorted(map(str, waiting.values())),
+            timeout,
+        )
+    return ends
 
 
 class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -29,6 +87,14 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         # Read by AIOKafkaConsumer.start() when it builds its fetcher.
         consumer._fetch_max_wait_ms = self.fetch_max_wait_ms
         return consumer
+
+    async def _highwaters(self, partitions: Iterable[Any]) -> Mapping[Any, int]:
+        """Where table recovery stops reading a changelog (see `fetched_ends`)."""
+        reported = await super()._highwaters(list(partitions))
+        if self.consumer.in_transaction:
+            return reported  # last stable offsets, from the consumer's own fetches
+        transport = cast(faust_aiokafka.Transport, self.transport)
+        return await fetched_ends(lambda: self._create_client_consumer(transport), reported)
 
 
 class Consumer(faust_aiokafka.Consumer):

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aiohttp
+from aiokafka.errors import IllegalStateError
 from faust import web
 from faust.types import TP
 
@@ -96,7 +97,11 @@ def _behind(partition: int, tables: Iterable[Any]) -> int | None:
     total = 0
     for table in tables:
         tp = TP(table.changelog_topic.get_topic_name(), partition)
-        highwater = app.consumer.highwater(tp) if tp in assigned else None
+        try:
+            highwater = app.consumer.highwater(tp) if tp in assigned else None
+        except (AssertionError, IllegalStateError):
+            # Revoked by a rebalance since `assigned` was read: aiokafka refuses.
+            highwater = None
         if highwater is None:
             return None
         persisted = table.data.persisted_offset(tp)
@@ -207,6 +212,10 @@ async def _gather(path: str, local: list[Share], partitions: Iterable[int] = ())
 
         answers += await asyncio.gather(*(fetch(h) for h in others))
     picked = pick(answers, partitions or range(PARTITIONS))
+    if picked.twice:
+        raise ViewError(
+            503, f"table partitions {picked.twice} are claimed by two workers (rebalancing)"
+        )
     if picked.missing:
         reasons = "; ".join(failures) or "starting or rebalancing"
         raise ViewError(

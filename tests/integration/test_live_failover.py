@@ -60,8 +60,7 @@ def counted(worker: LiveWorker) -> int:
 # answer throughout: from the copies until the partitions have moved. Six partitions
 # for three workers: faust's sticky assignor leaves a third worker of a four-partition
 # group idle. (With one standby for three workers, a partition whose owner and standby
-# both die is recovered from its changelog, which the dev broker cuts short: see
-# docs/live.md, "Failover".)
+# both die has no copy left: the views answer 503 for it until it is recovered.)
 @pytest.mark.parametrize(
     ("workers", "kills", "partitions", "standbys"),
     [(2, 1, 4, 1), (3, 2, 6, 2)],

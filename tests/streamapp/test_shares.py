@@ -43,3 +43,10 @@ def test_only_the_partitions_asked_for_count() -> None:
     picked = pick([[share(2, True, 1, count=4)]], [2])
     assert picked.missing == []
     assert picked.behind() == {"partitions": [2], "offsets": 1}
+
+
+def test_a_partition_two_owners_claim_is_reported_not_guessed() -> None:
+    # Mid-rebalance two workers may both think they own a partition.
+    picked = pick([[share(0, False, count=5)], [share(0, False, count=7)]], range(1))
+    assert picked.twice == [0]
+    assert pick([[share(0, False)], [share(0, True, 2)]], range(1)).twice == []
