@@ -209,6 +209,12 @@ async def _gather(path: str, local: list[Share], partitions: Iterable[int] = ())
             except (aiohttp.ClientError, TimeoutError) as exc:
                 failures.append(f"worker {host} did not answer: {exc}")
                 return []
+            except RuntimeError:
+                # A clean stop closes faust's HTTP client while the web server still
+                # answers: a refusal, not a server error.
+                if not session.closed:
+                    raise
+                raise ViewError(503, "this worker is stopping") from None
 
         answers += await asyncio.gather(*(fetch(h) for h in others))
     picked = pick(answers, partitions or range(PARTITIONS))
