@@ -59,8 +59,16 @@ ROCKSDB_OPTIONS = {
 
 
 def _table(name: str) -> Any:
-    # faust's store pops keys from the options it is given: each table gets its own copy.
-    return app.Table(name, partitions=PARTITIONS, key_type=str, options=dict(ROCKSDB_OPTIONS))
+    return app.Table(
+        name,
+        partitions=PARTITIONS,
+        key_type=str,
+        # faust's store pops keys from the options it is given: each table gets a copy.
+        options=dict(ROCKSDB_OPTIONS),
+        # The views read standby copies during a failover (streamapp.views): a standby
+        # writes what it receives at once rather than per 1,000 records.
+        standby_buffer_size=settings.live_standby_buffer_records,
+    )
 
 
 # Rows are JSON documents (see counting.apply_word / apply_totals); a missing key is None.

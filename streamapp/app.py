@@ -68,6 +68,11 @@ app = WordstreamApp(
     consumer_max_fetch_size=settings.kafka_max_message_bytes,
     producer_max_request_size=settings.kafka_max_message_bytes,
     topic_partitions=settings.topic_partitions,
+    # Standby copies of the live tables (faust's default is 1, set here so it has one
+    # documented setting): a standby applies its partitions' changelogs as they are
+    # written, so a worker's death moves its partitions without a full changelog replay,
+    # and the views answer from the standby meanwhile (streamapp.shares).
+    table_standby_replicas=settings.live_standby_replicas,
     # A large vocabulary writes a table changelog record per changed word: batched, not
     # a produce request per few records (docs/live.md, "Memory and a large vocabulary").
     producer_linger=settings.kafka_producer_linger_ms / 1000,

@@ -96,6 +96,14 @@ class Settings:
     rocksdb_write_buffers: int = 2
     # LIVE_PARTITIONS: partitions of the live tables (and their update topic)
     live_partitions: int = 4
+    # LIVE_STANDBY_REPLICAS: standby copies of each live table partition kept by other
+    # workers (when there are others), so one takes over a dead worker's partitions
+    # without replaying their whole changelog and the views read them meanwhile
+    live_standby_replicas: int = 1
+    # LIVE_STANDBY_BUFFER_RECORDS: changelog records a standby collects before it writes
+    # them to its copy (faust's default, 1,000 per table, left a standby that far behind,
+    # and with no copy at all of a partition that had written fewer)
+    live_standby_buffer_records: int = 1
     # LAG_INTERVAL_S: how often the worker re-reads both groups' committed and end
     # offsets for its wordstream_consumer_lag gauges (docs/operations.md)
     lag_interval_s: int = 15
@@ -226,6 +234,7 @@ class Settings:
             "live_flush_rows",
             "live_drain_seconds",
             "live_partitions",
+            "live_standby_buffer_records",
             "lag_interval_s",
             "live_top_rebuild_slice",
             "live_changelog_backlog",
@@ -251,6 +260,10 @@ class Settings:
         if self.kafka_producer_linger_ms < 0:
             raise ConfigError(
                 f"KAFKA_PRODUCER_LINGER_MS={self.kafka_producer_linger_ms} must be 0 or more"
+            )
+        if self.live_standby_replicas < 0:
+            raise ConfigError(
+                f"LIVE_STANDBY_REPLICAS={self.live_standby_replicas} must be 0 or more"
             )
         if self.live_row_cache_rows < 0:
             raise ConfigError(f"LIVE_ROW_CACHE_ROWS={self.live_row_cache_rows} must be 0 or more")

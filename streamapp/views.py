@@ -1,30 +1,38 @@
 """The worker's HTTP views (docs/contracts.md section 3), correct with several workers.
 
-Each worker serves `/_local/*`: what the live tables hold in the partitions it owns,
-plus which partitions those are. A public view gathers `/_local/*` from every worker
-the partition assignor knows (itself without a request), checks that together they
-cover every table partition, and merges. A read during a rebalance, when some
-partition has no owner yet, is a 503, never a silent 0.
+Each worker serves `/_local/*`: one share (`streamapp.shares`) per table partition it
+can read, as the partition's ready owner or from a local replica (a standby copy, or a
+partition it is still taking over). A public view gathers `/_local/*` from every worker
+the partition assignor knows (itself without a request), takes each partition's best
+share and merges. An answer that used a replica says so in `"behind"`; a partition no
+worker can read (starting, or no replica) is a 503, never a silent 0.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aiohttp
+from aiokafka.errors import IllegalStateError
 from faust import web
+from faust.types import TP
 
 from streamapp import counting
-from streamapp.agents import PARTITIONS, pending, tops, totals_table, word_table
+from streamapp.agents import PARTITIONS, pending, top_table, tops, totals_table, word_table
 from streamapp.app import app, source_topic
 from streamapp.metrics import setup_metrics
+from streamapp.shares import Picked, Share, pick
 from streamapp.tokenize import words
-from streamapp.topn import TOP_MAX
+from streamapp.topn import TOP_MAX, TopN
+
+log = logging.getLogger(__name__)
 
 GATHER_TIMEOUT_S = 5.0
+# The table partition whose rows hold the totals (and per-hour, per-source counts).
+TOTALS_PARTITION = counting.partition_for(counting.TOTALS_KEY, PARTITIONS)
 
 # faust's own metrics (events, commits, rebalances, table ops) and wordstream's
 # counters (defined in streamapp.agents) share prometheus_client's default registry.
@@ -47,97 +55,187 @@ def _ready() -> bool:
     )
 
 
-def _local_partitions() -> list[int]:
-    """Table partitions this worker owns (actives of the word table's changelog)."""
+def _table_partitions(tps: Iterable[TP]) -> set[int]:
     topic = word_table.changelog_topic.get_topic_name()
-    return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
+    return {tp.partition for tp in tps if tp.topic == topic}
 
 
-def _local_summary(n: int) -> dict[str, Any]:
-    """What this worker holds: totals/hours (if it owns that row) and its local top `n`.
+def _owned() -> set[int]:
+    """Table partitions this worker serves as their ready owner."""
+    return _table_partitions(app.assignor.assigned_actives()) if _ready() else set()
 
-    The top comes from each owned partition's kept top words (`streamapp.topn`): O(n)
-    per partition, whatever the vocabulary. A partition whose top is still being rebuilt
-    is left out of `partitions` when `n` > 0, so the public view answers 503, not a guess.
+
+def _replicas(owned: set[int]) -> list[int]:
+    """Table partitions this worker has a local copy of without being their ready owner:
+    its standbys, and during a rebalance or recovery what it owned or is taking over."""
+    assignor = app.assignor
+    held = _table_partitions(assignor.assigned_actives() | assignor.assigned_standbys())
+    return sorted(held - owned)
+
+
+def _open_db(table: Any, partition: int) -> Any | None:
+    """The RocksDB of `table`'s `partition` if faust has it open, else None.
+
+    Only databases faust opened itself (to apply a standby's changelog, to recover, or
+    as the owner) are read: opening one here could take a partition's lock from under
+    faust, and an unopened one may be empty for want of data, not for want of words.
     """
-    if not _ready():
-        return {"ready": False, "partitions": []}
-    partitions = _local_partitions()
-    top: list[tuple[str, int]] = []
-    if n:
-        complete = {p: t for p in partitions if (t := tops.complete(p)) is not None}
-        partitions = sorted(complete)
-        top = counting.top_n((wc for t in complete.values() for wc in t.top(n)), n)
-    totals: list[int] | None = None
-    hours: dict[str, list[int]] = {}
-    sources: dict[str, list[int]] = {}
-    cells: dict[str, dict[str, list[int]]] = {}
-    # Rows the write-behind holds are newer than the table's (see streamapp.pending).
-    totals_row = pending.totals()
-    if totals_row is None:
-        totals_row = next(iter(totals_table.values()), None)
-    if totals_row is not None:
-        totals, hours = totals_row["n"], totals_row["h"]
-        sources, cells = totals_row.get("g", {}), totals_row.get("c", {})
-    return {
-        "ready": True,
-        "partitions": partitions,
-        "totals": totals,
-        "hours": hours,
-        "sources": sources,
-        "cells": cells,
-        "top": top,
-    }
+    dbs: dict[int, Any] = table.data._dbs
+    return dbs.get(partition)
 
 
-def _local_word(word: str) -> dict[str, Any]:
-    if not _ready():
-        return {"ready": False, "partitions": []}
-    partitions = _local_partitions()
-    count = 0
-    hours: dict[str, int] = {}
+def _read(table: Any, partition: int, key: str) -> Any:
+    """`table[key]` from the local copy of `partition` (None if it has no such row)."""
+    store = table.data
+    raw = store._dbs[partition].get(store._encode_key(key))
+    return None if raw is None else store._decode_value(raw)
+
+
+def _behind(partition: int, tables: Iterable[Any]) -> int | None:
+    """Changelog records of `partition` the local copies have not applied (None: unknown)."""
+    assigned = app.consumer.assignment()
+    total = 0
+    for table in tables:
+        tp = TP(table.changelog_topic.get_topic_name(), partition)
+        try:
+            highwater = app.consumer.highwater(tp) if tp in assigned else None
+        except (AssertionError, IllegalStateError):
+            # Revoked by a rebalance since `assigned` was read: aiokafka refuses.
+            highwater = None
+        if highwater is None:
+            return None
+        persisted = table.data.persisted_offset(tp)
+        # The dev broker may report a highwater one below faust's own last offset.
+        total += max(0, highwater - 1 - (-1 if persisted is None else persisted))
+    return total
+
+
+def _has_copy(partition: int, tables: Iterable[Any]) -> bool:
+    """Whether every table in `tables` has a local copy of `partition` with something in it.
+
+    A copy that applied no changelog record yet (faust opens an owner's database at
+    assignment, before recovery) would read as zeros: it is no copy.
+    """
+    for table in tables:
+        if _open_db(table, partition) is None:
+            return False
+        tp = TP(table.changelog_topic.get_topic_name(), partition)
+        if table.data.persisted_offset(tp) is None:
+            return False
+    return True
+
+
+def _replica_share(partition: int, tables: list[Any], data: dict[str, Any]) -> Share:
+    return Share(partition=partition, replica=True, behind=_behind(partition, tables), data=data)
+
+
+def _local_summary(n: int) -> list[Share]:
+    """This worker's shares: the totals row (in TOTALS_PARTITION's share) and top `n`.
+
+    An owned partition's top comes from its kept top words (`streamapp.topn`), O(n)
+    whatever the vocabulary; one whose top is still being rebuilt is left out when
+    `n` > 0, so the view answers from elsewhere or 503, not a guess.
+    """
+    owned = _owned()
+    shares: list[Share] = []
+    for p in sorted(owned):
+        data: dict[str, Any] = {}
+        if n:
+            top = tops.complete(p)
+            if top is None:
+                continue
+            data["top"] = top.top(n)
+        if p == TOTALS_PARTITION:
+            # Rows the write-behind holds are newer than the table's (see streamapp.pending).
+            data["totals"] = pending.totals() or totals_table.get(counting.TOTALS_KEY)
+        shares.append(Share(partition=p, replica=False, behind=0, data=data))
+    for p in _replicas(owned):
+        tables = [word_table, top_table] if n else [word_table]
+        if p == TOTALS_PARTITION:
+            tables.append(totals_table)
+        if not _has_copy(p, tables):
+            continue
+        data = {}
+        if n:
+            row = _read(top_table, p, str(p))
+            kept = None if row is None else TopN.decode(row)
+            if kept is None:
+                continue
+            data["top"] = kept.top(n)
+        if p == TOTALS_PARTITION:
+            data["totals"] = _read(totals_table, p, counting.TOTALS_KEY)
+        shares.append(_replica_share(p, tables, data))
+    return shares
+
+
+def _local_word(word: str) -> list[Share]:
+    """The share of the partition that owns `word` (an already normalised word), if any."""
     partition = counting.partition_for(word, PARTITIONS)
-    if partition in partitions:
+    owned = _owned()
+    if partition in owned:
         row = pending.word(partition, word) or word_table.get(word)
-        if row:
-            count, hours = row["n"], row["h"]
-    return {"ready": True, "partitions": partitions, "count": count, "hours": hours}
+        data = {"count": row["n"], "hours": row["h"]} if row else {"count": 0, "hours": {}}
+        return [Share(partition=partition, replica=False, behind=0, data=data)]
+    if partition in _replicas(owned) and _has_copy(partition, [word_table]):
+        row = _read(word_table, partition, word)
+        data = {"count": row["n"], "hours": row["h"]} if row else {"count": 0, "hours": {}}
+        return [_replica_share(partition, [word_table], data)]
+    return []
 
 
-async def _gather(path: str, local: dict[str, Any]) -> list[dict[str, Any]]:
-    """`local` plus every other worker's answer to `path`; 503 unless all partitions are owned."""
+async def _gather(path: str, local: list[Share], partitions: Iterable[int] = ()) -> Picked:
+    """Each table partition's best share from `local` and every other worker's answer to
+    `path` (`partitions`: those the view needs, default all); 503 if one has none.
+
+    A worker that does not answer (dead, or hung past GATHER_TIMEOUT_S) is left out:
+    the replicas of its partitions answer for it.
+    """
     me = str(app.conf.canonical_url).rstrip("/")
     others = [str(h).rstrip("/") for h in app.router.tables_metadata()]
     others = [h for h in others if h != me]
+    failures: list[str] = []
     answers = [local]
     if others:
         session = app.http_client
         timeout = aiohttp.ClientTimeout(total=GATHER_TIMEOUT_S)
 
-        async def fetch(host: str) -> dict[str, Any]:
+        async def fetch(host: str) -> list[Share]:
             try:
                 async with session.get(f"{host}{path}", timeout=timeout) as resp:
                     resp.raise_for_status()
                     result: dict[str, Any] = await resp.json()
-                    return result
+                    found: list[Share] = result.get("shares", [])
+                    return found
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise ViewError(503, f"worker {host} did not answer: {exc}") from None
+                failures.append(f"worker {host} did not answer: {exc}")
+                return []
+            except RuntimeError:
+                # A clean stop closes faust's HTTP client while the web server still
+                # answers: a refusal, not a server error.
+                if not session.closed:
+                    raise
+                raise ViewError(503, "this worker is stopping") from None
 
         answers += await asyncio.gather(*(fetch(h) for h in others))
-    # A worker that is starting or rebalancing answers "not ready" with no counts; two
-    # workers may both claim a partition while they learn of a new assignment at
-    # different moments. Either way the sum would not be the whole truth, once.
-    ready = [a for a in answers if a.get("ready")]
-    claims = Counter(p for a in ready for p in a["partitions"])
-    twice = sorted(p for p, n in claims.items() if n > 1)
-    if twice:
-        raise ViewError(503, f"table partitions {twice} are claimed by two workers (rebalancing)")
-    missing = sorted(set(range(PARTITIONS)) - set(claims))
-    if missing:
+    picked = pick(answers, partitions or range(PARTITIONS))
+    if picked.twice:
         raise ViewError(
-            503, f"table partitions {missing} have no ready owner yet (starting or rebalancing)"
+            503, f"table partitions {picked.twice} are claimed by two workers (rebalancing)"
         )
-    return ready
+    if picked.missing:
+        reasons = "; ".join(failures) or "starting or rebalancing"
+        raise ViewError(
+            503, f"table partitions {picked.missing} have no ready owner or replica ({reasons})"
+        )
+    return picked
+
+
+def _answer(view: web.View, body: dict[str, Any], picked: Picked) -> web.Response:
+    """`body`, with `"behind"` when some partitions were read from replicas."""
+    behind = picked.behind()
+    if behind is not None:
+        body["behind"] = behind
+    return view.json(body)
 
 
 def _parse_n(query: Mapping[str, str], low: int = 1) -> int:
@@ -157,36 +255,38 @@ def _error(view: web.View, exc: ViewError) -> web.Response:
 
 @app.page("/_local/summary")
 async def local_summary(self: web.View, request: web.Request) -> web.Response:
-    """Internal: this worker's share (used by the public views of every worker)."""
+    """Internal: this worker's shares (used by the public views of every worker)."""
     try:
-        return self.json(_local_summary(_parse_n(request.query, low=0)))
+        return self.json({"shares": _local_summary(_parse_n(request.query, low=0))})
     except ViewError as exc:
         return _error(self, exc)
 
 
 @app.page("/_local/word/{word}")
 async def local_word(self: web.View, request: web.Request, word: str) -> web.Response:
-    """Internal: the count of an already normalised word, if this worker owns it."""
-    return self.json(_local_word(word))
+    """Internal: the share holding an already normalised word, if this worker has one."""
+    return self.json({"shares": _local_word(word)})
 
 
-async def _summaries(n: int) -> list[dict[str, Any]]:
+async def _summaries(n: int) -> Picked:
     return await _gather(f"/_local/summary?n={n}", _local_summary(n))
+
+
+def _totals_row(picked: Picked) -> dict[str, Any]:
+    """The totals row of the chosen TOTALS_PARTITION share ({} before anything counted)."""
+    row: dict[str, Any] | None = picked.shares[TOTALS_PARTITION]["data"].get("totals")
+    return row or {}
 
 
 @app.page("/totals")
 async def totals(self: web.View, request: web.Request) -> web.Response:
-    """`{"messages", "words", "rejected"}` over every partition."""
+    """`{"messages", "words", "rejected"}` over every partition (`"behind"`: see module doc)."""
     try:
-        answers = await _summaries(0)
+        picked = await _summaries(0)
     except ViewError as exc:
         return _error(self, exc)
-    messages = n_words = rejected = 0
-    for answer in answers:
-        if answer["totals"]:
-            m, w, r = answer["totals"]
-            messages, n_words, rejected = messages + m, n_words + w, rejected + r
-    return self.json({"messages": messages, "words": n_words, "rejected": rejected})
+    messages, n_words, rejected = _totals_row(picked).get("n") or (0, 0, 0)
+    return _answer(self, {"messages": messages, "words": n_words, "rejected": rejected}, picked)
 
 
 @app.page("/top")
@@ -194,12 +294,14 @@ async def top(self: web.View, request: web.Request) -> web.Response:
     """The N most frequent words (`?n=`, 1-1000, default 10)."""
     try:
         n = _parse_n(request.query)
-        answers = await _summaries(n)
+        picked = await _summaries(n)
     except ViewError as exc:
         return _error(self, exc)
     # Each word lives in one partition, so the global top N is within the local tops.
-    merged = counting.top_n((tuple(wc) for a in answers for wc in a["top"]), n)
-    return self.json({"top": [{"word": w, "count": c} for w, c in merged]})
+    merged = counting.top_n(
+        (tuple(wc) for s in picked.shares.values() for wc in s["data"]["top"]), n
+    )
+    return _answer(self, {"top": [{"word": w, "count": c} for w, c in merged]}, picked)
 
 
 @app.page("/word/{word}")
@@ -212,43 +314,42 @@ async def word_count(self: web.View, request: web.Request, word: str) -> web.Res
     if len(found) != 1:
         return self.json({"error": f"{word!r} is not exactly one word"}, status=400)
     (normalised,) = found
+    partition = counting.partition_for(normalised, PARTITIONS)
     try:
-        answers = await _gather(f"/_local/word/{normalised}", _local_word(normalised))
+        picked = await _gather(f"/_local/word/{normalised}", _local_word(normalised), [partition])
     except ViewError as exc:
         return _error(self, exc)
-    body: dict[str, Any] = {"word": normalised, "count": sum(a["count"] for a in answers)}
+    data = picked.shares[partition]["data"]
+    body: dict[str, Any] = {"word": normalised, "count": data["count"]}
     if request.query.get("hours") == "1":
-        # One worker owns the word's row; the others answer an empty map.
-        body["hours"] = dict(sorted(h for a in answers for h in a.get("hours", {}).items()))
-    return self.json(body)
+        body["hours"] = dict(sorted(data["hours"].items()))
+    return _answer(self, body, picked)
 
 
 @app.page("/hours")
 async def hours(self: web.View, request: web.Request) -> web.Response:
     """Per-hour messages and words, ascending, for every hour the tables still hold."""
     try:
-        answers = await _summaries(0)
+        picked = await _summaries(0)
     except ViewError as exc:
         return _error(self, exc)
-    return self.json({"hours": counting.merge_hours(a["hours"] for a in answers)})
+    return _answer(
+        self, {"hours": counting.merge_hours([_totals_row(picked).get("h", {})])}, picked
+    )
 
 
 @app.page("/sources")
 async def sources(self: web.View, request: web.Request) -> web.Response:
     """What was counted per source log (`<gen>:<partition>`): all time, and per hour."""
     try:
-        answers = await _summaries(0)
+        picked = await _summaries(0)
     except ViewError as exc:
         return _error(self, exc)
-    # One worker owns the totals row; the others answer empty maps.
-    per_source = {k: v for a in answers for k, v in a.get("sources", {}).items()}
-    per_cell = [
-        (hour, k, v)
-        for a in answers
-        for hour, row in a.get("cells", {}).items()
-        for k, v in row.items()
-    ]
-    return self.json(
+    row = _totals_row(picked)
+    per_source: dict[str, list[int]] = row.get("g", {})
+    per_cell = [(h, k, v) for h, cell in row.get("c", {}).items() for k, v in cell.items()]
+    return _answer(
+        self,
         {
             "sources": [
                 {"source": k, "messages": m, "words": w, "rejected": r, "last_offset": last}
@@ -262,7 +363,8 @@ async def sources(self: web.View, request: web.Request) -> web.Response:
                     per_cell, key=lambda c: (c[0], counting.Source.parse(c[1]))
                 )
             ],
-        }
+        },
+        picked,
     )
 
 

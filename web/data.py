@@ -365,6 +365,23 @@ class Live:
     # The same per (hour, source log) cell, for every hour the live tables hold.
     cells: list[LiveCell] | None = None
 
+    @property
+    def catching_up(self) -> str | None:
+        """Why the numbers may be behind (a worker failing over), or None."""
+        return catching_up((self.totals or {}).get("behind"))
+
+
+def catching_up(behind: Any) -> str | None:
+    """A sentence for a view's `"behind"` member (docs/contracts.md section 3), or None."""
+    if not isinstance(behind, dict):
+        return None
+    offsets = behind.get("offsets")
+    lag = "an unknown number of" if offsets is None else f"{offsets:,}"
+    return (
+        f"table partition(s) {behind.get('partitions')} read from standby copies, "
+        f"{lag} changelog record(s) behind"
+    )
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -596,6 +613,13 @@ class ReportData:
         except ReportError as exc:
             return Health("down", str(exc))
         assigned = body.get("assigned", [])
+        try:
+            behind = catching_up(self._worker_get("/totals").get("behind"))
+        except ReportError:
+            behind = None
+        if behind is not None:
+            # A failover under way: the views answer, some partitions from standbys.
+            return Health("warn", f"catching up: {behind}")
         if body.get("status") == "ok":
             return Health("ok", f"{len(assigned)} partition(s) assigned")
         return Health("warn", str(body.get("status", "unknown status")))

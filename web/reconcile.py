@@ -29,7 +29,7 @@ CellStatus = HourStatus
 Provenance = Literal["exact", "live", "batch"]
 Short = Literal["live", "batch"]
 TotalStatus = Literal["match", "ahead", "drift"]
-VerdictState = Literal["match", "drift", "no batch yet", "worker down", "hdfs down"]
+VerdictState = Literal["match", "drift", "no batch yet", "catching up", "worker down", "hdfs down"]
 
 _HOUR_MS = 3_600_000
 # The cutoff of a closed log: every hour of it is judged (sorts after any hour).
@@ -711,14 +711,21 @@ def verdict(
     rows: Sequence[HourRow],
     totals: Sequence[TotalRow],
     losses: Sequence[Loss] = (),
+    catching_up: str | None = None,
 ) -> Verdict:
-    """Overall verdict: a missing side first, then a known loss or drift anywhere, else match."""
+    """Overall verdict: a missing side first, then a known loss or drift anywhere, else match.
+
+    `catching_up` (why, when the worker answered from standby copies of some partitions
+    during a failover) comes before drift: such numbers may be behind, not wrong.
+    """
     if worker_error is not None:
         return Verdict("worker down", f"No worker answered: {worker_error}")
     if hdfs_error is not None:
         return Verdict("hdfs down", f"Cannot read the batch snapshot: {hdfs_error}")
     if not has_snapshot:
         return Verdict("no batch yet", "No batch run has completed yet; live totals only.")
+    if catching_up is not None:
+        return Verdict("catching up", f"Not judged while the worker catches up: {catching_up}")
     drifting = [r.hour for r in rows if r.status == "drift"]
     bad_totals = [t.name for t in totals if t.status == "drift"]
     if drifting or bad_totals or losses:

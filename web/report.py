@@ -143,6 +143,7 @@ def summary(data: ReportData) -> dict[str, Any]:
         rows=rows,
         totals=totals,
         losses=losses,
+        catching_up=live.catching_up,
     )
     return {
         "verdict": result.as_dict(),
@@ -152,7 +153,7 @@ def summary(data: ReportData) -> dict[str, Any]:
         "drift": [d.as_dict() | {"describe": d.describe()} for d in drift],
         "late": _cell_dicts(rows, "late"),
         "losses": [loss.as_dict() for loss in losses],
-        "live": {"totals": live.totals, "error": live.error},
+        "live": {"totals": live.totals, "error": live.error, "catching_up": live.catching_up},
         "batch": batch_info(snap),
         "batch_error": batch.error,
         "totals": [t.as_dict() for t in totals],

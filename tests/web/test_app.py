@@ -20,7 +20,7 @@ from tests.web.conftest import (
     no_dead_port_url,
     sample_messages,
 )
-from tests.web.sources import LiveServer, numbered, publish_batch, write_json
+from tests.web.sources import LiveServer, count, numbered, publish_batch, write_json
 
 API_ROUTES = [
     "/api/summary",
@@ -349,3 +349,27 @@ def test_a_worker_breaking_the_contract_reads_as_down_not_as_a_crash(
     assert 'data-state="worker down"' in page.get_data(as_text=True)
     assert "/totals" in c.get("/api/live").json["error"]
     assert "/top" in c.get("/api/top").json["live_error"]
+
+
+def test_a_worker_failing_over_reads_as_catching_up_not_down(
+    published: WebHdfsServer,
+    live_factory: Callable[..., LiveServer],
+    make_app: Callable[..., Flask],
+) -> None:
+    # Issue 23: during a failover the survivor answers from standby copies, marked behind.
+    counts = count(sample_messages())
+    totals = {"messages": counts.messages, "words": counts.words, "rejected": counts.rejected}
+    behind = {"partitions": [2, 3], "offsets": 17}
+    live = live_factory(
+        sample_messages(), status="starting", answers={"/totals": totals | {"behind": behind}}
+    )
+    c = make_app(live.url, published.url, HEALTH_CACHE_SECONDS=0).test_client()
+    worker = c.get("/api/health").json["worker"]
+    assert worker["state"] == "warn"
+    assert "catching up" in worker["detail"] and "[2, 3]" in worker["detail"]
+    verdict = c.get("/api/summary").json["verdict"]
+    assert verdict["state"] == "catching up", verdict
+    assert c.get("/api/live").json["totals"]["behind"] == behind
+    html = c.get("/").get_data(as_text=True)
+    assert 'data-state="catching up"' in html and 'id="live-catching-up"' in html
+    assert "Worker down" not in html
