@@ -20,12 +20,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
 
 from devstack.drain import Drain, client_connections
 from devstack.ports import port_in_use, wait_for_port
 from devstack.s3store import BUCKET as S3_BUCKET
 from devstack.s3store import S3Store
+from devstack.service import Service
 from streamapp.config import Settings
 from streamapp.errors import WordstreamError
 
@@ -87,7 +87,7 @@ def bootstrap_port(bootstrap: str) -> int:
     return int(port) if sep and port.isdigit() else 9092
 
 
-class Broker:
+class Broker(Service):
     """A running dev broker; use as a context manager or call start()/stop()."""
 
     def __init__(
@@ -177,17 +177,6 @@ class Broker:
         s3, self.s3 = self.s3, None
         if s3 is not None:
             s3.stop()
-
-    def __enter__(self) -> Broker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

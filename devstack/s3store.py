@@ -15,12 +15,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import requests
 
 from devstack.ports import free_port, wait_for_port
+from devstack.service import Service
 from streamapp.errors import WordstreamError
 
 BUCKET = "tansu"
@@ -37,7 +37,7 @@ class S3StoreError(WordstreamError):
     """The dev S3 server could not be started or its log not replayed."""
 
 
-class S3Store:
+class S3Store(Service):
     """moto's S3 server in a child process, its state kept under `directory`."""
 
     def __init__(
@@ -148,14 +148,3 @@ class S3Store:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-    def __enter__(self) -> S3Store:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -27,10 +27,11 @@ import time
 import urllib.request
 import venv
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import IO, Any
 
 from devstack.ports import free_port
+from devstack.service import Service
 from streamapp.errors import WordstreamError
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
@@ -100,7 +101,7 @@ def executor_python(directory: Path) -> Path:
     return python
 
 
-class SparkCluster:
+class SparkCluster(Service):
     """A master and `workers` workers, each a `spark-class` JVM in a process group of its
     own (its executors and their Python workers join it), on 127.0.0.1 by default.
 
@@ -273,17 +274,6 @@ class SparkCluster:
         for log in self._logs:
             log.close()
         self._logs.clear()
-
-    def __enter__(self) -> SparkCluster:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,10 +14,10 @@ import traceback
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+from devstack.service import Service
 from devstack.webhdfs.acl import (
     AclEntry,
     modify_acl_entries,
@@ -580,7 +580,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, self.ns.delete(path, bool_param(params, "recursive", False)))
 
 
-class WebHdfsServer:
+class WebHdfsServer(Service):
     """A WebHDFS server over `root`, run in background threads.
 
     Use as a context manager or call start()/stop(); port 0 picks a free port.
@@ -639,14 +639,3 @@ class WebHdfsServer:
         if self._thread is not None:
             self._thread.join()
         httpd.namespace.close()
-
-    def __enter__(self) -> WebHdfsServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
