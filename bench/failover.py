@@ -31,7 +31,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from live_common import Worker, create_topic, producer, ten_word_messages
+from live_common import Worker, create_topic, produce_paced, ten_word_messages
 
 from devstack.broker import Broker
 from devstack.ports import free_port
@@ -91,18 +91,6 @@ def main(argv: list[str] | None = None) -> int:
             # Both own partitions and every view answers: the group has settled.
             survivor.wait("/totals", lambda a: "messages" in a, timeout=120)
 
-            def send() -> None:
-                p = producer(broker.bootstrap)
-                start = time.monotonic()
-                for i, value in enumerate(values):
-                    delay = start + i / args.rate - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-                    sent_at[i] = time.monotonic()
-                    p.produce(topic, value)
-                    p.poll(0)
-                p.flush(30)
-
             def read(path: str) -> None:
                 while not stop.is_set():
                     status, body = fetch(survivor.url + path)
@@ -118,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
                                 seen[0] = max(seen[0], min(count, n))
                     time.sleep(args.poll_s)
 
-            sender = threading.Thread(target=send)
+            sender = threading.Thread(
+                target=produce_paced, args=(broker.bootstrap, topic, values, args.rate, sent_at)
+            )
             readers = [
                 threading.Thread(target=read, args=("/totals" if i % 2 == 0 else "/top",))
                 for i in range(args.clients)

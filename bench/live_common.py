@@ -58,6 +58,22 @@ def produce_all(bootstrap: str, topic: str, values: list[bytes]) -> None:
     p.flush(60)
 
 
+def produce_paced(
+    bootstrap: str, topic: str, values: list[bytes], rate: float, sent_at: list[float]
+) -> None:
+    """Send value i at `i / rate` seconds from now; record when each went in `sent_at`."""
+    p = producer(bootstrap)
+    start = time.monotonic()
+    for i, value in enumerate(values):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        sent_at[i] = time.monotonic()
+        p.produce(topic, value)
+        p.poll(0)
+    p.flush(30)
+
+
 class Worker:
     """A `faust worker` subprocess of bench/live_apps.py in one BENCH_MODE."""
 

@@ -17,7 +17,7 @@ import statistics
 import threading
 import time
 
-from live_common import Worker, create_topic, producer, ten_word_messages
+from live_common import Worker, create_topic, produce_paced, ten_word_messages
 
 from devstack.broker import Broker
 from devstack.ports import free_port
@@ -38,19 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             worker.wait("/health", lambda a: a.get("status") == "ok")
 
-            def send() -> None:
-                p = producer(broker.bootstrap)
-                start = time.monotonic()
-                for i, value in enumerate(values):
-                    delay = start + i / args.rate - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-                    sent_at[i] = time.monotonic()
-                    p.produce(topic, value)
-                    p.poll(0)
-                p.flush(30)
-
-            sender = threading.Thread(target=send)
+            sender = threading.Thread(
+                target=produce_paced, args=(broker.bootstrap, topic, values, args.rate, sent_at)
+            )
             sender.start()
             seen = 0
             deadline = time.monotonic() + args.seconds + 60
