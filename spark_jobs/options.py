@@ -22,6 +22,7 @@ class JobOptions:
     keep_runs: int = 7
     stale_after_s: int = 21600
     shuffle_partitions: int = 0
+    driver_java_options: str = ""
     force: bool = False
     full: bool = False
 
@@ -61,6 +62,7 @@ def options_from_args(args: argparse.Namespace, settings: Settings) -> JobOption
         keep_runs=args.keep_runs if args.keep_runs is not None else settings.batch_keep_runs,
         stale_after_s=settings.batch_stale_after_s,
         shuffle_partitions=settings.spark_shuffle_partitions,
+        driver_java_options=settings.spark_driver_java_options,
         force=bool(args.force),
         full=bool(getattr(args, "full", False)),
     )

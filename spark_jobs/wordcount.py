@@ -16,7 +16,7 @@ import tempfile
 import time
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,18 +82,30 @@ def _code_archive() -> str:
     return str(out)
 
 
+def session_config(driver_java_options: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The Spark settings the job's session starts with."""
+    config = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+        # One `_SUCCESS` per run, written by us last; none inside words/ and hour_words/.
+        "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+    }
+    # Under spark-submit the driver JVM already runs (pyspark then finds its gateway
+    # port in the environment) and its options are spark-submit's to set.
+    if driver_java_options and "PYSPARK_GATEWAY_PORT" not in environ:
+        config["spark.driver.extraJavaOptions"] = driver_java_options
+    return config
+
+
 @contextmanager
-def spark_session(master: str, shuffle_partitions: int = 0) -> Iterator[SparkSession]:
+def spark_session(
+    master: str, shuffle_partitions: int = 0, driver_java_options: str = ""
+) -> Iterator[SparkSession]:
     """A SparkSession for the job (UTC, quiet), stopped on exit."""
     _require_java()
-    builder = (
-        SparkSession.builder.master(master)
-        .appName("wordstream-batch")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.showConsoleProgress", "false")
-        # One `_SUCCESS` per run, written by us last; none inside words/ and hour_words/.
-        .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
-    )
+    builder = SparkSession.builder.master(master).appName("wordstream-batch")
+    for key, value in session_config(driver_java_options, os.environ).items():
+        builder = builder.config(key, value)
     if master.startswith("local"):
         # Python workers must be this interpreter (pyarrow, streamapp); pyspark reads
         # PYSPARK_PYTHON (its own variable) and otherwise runs PATH's `python3`.
@@ -404,7 +416,9 @@ def _report_corrupt(parsed: DataFrame) -> dict[str, int]:
 def execute(options: JobOptions) -> int:
     """Run the job in a session of its own; print one line; return the exit code."""
     try:
-        with spark_session(options.master, options.shuffle_partitions) as spark:
+        with spark_session(
+            options.master, options.shuffle_partitions, options.driver_java_options
+        ) as spark:
             summary = run(spark, options)
     except BatchError as exc:
         print(f"wordstream batch: error: {exc}", file=sys.stderr)

@@ -146,6 +146,11 @@ class Settings:
     batch_fs: str = ""
     # SPARK_SHUFFLE_PARTITIONS: the job's shuffle partitions (0: twice the cores)
     spark_shuffle_partitions: int = 0
+    # SPARK_DRIVER_JAVA_OPTIONS: JVM options of the driver the job starts itself (not
+    # under spark-submit). Tiered compilation stopped at C1: the JVM's optimising compiler
+    # competes with the job for the cores and pays off only in runs of many minutes; a
+    # nightly run counts one new date. Empty for the JVM's defaults.
+    spark_driver_java_options: str = "-XX:TieredStopAtLevel=1"
     batch_keep_runs: int = 7  # BATCH_KEEP_RUNS: snapshot runs kept under REPORT_ROOT/runs
     # BATCH_STALE_AFTER_S: a `running` last_run.json older than this no longer blocks a run
     batch_stale_after_s: int = 21600

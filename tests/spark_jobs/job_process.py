@@ -28,9 +28,11 @@ def _serve(master: str, python: str, conn: Connection) -> None:
     # The executors' interpreter; pyspark reads it when the session starts.
     os.environ["PYSPARK_PYTHON"] = python
     from spark_jobs.wordcount import configure_logging, run, spark_session
+    from streamapp.config import Settings
 
     configure_logging()
-    with spark_session(master) as spark:
+    # The driver's JVM options as `wordstream batch run` gives them.
+    with spark_session(master, driver_java_options=Settings().spark_driver_java_options) as spark:
         conn.send(("ready", spark.sparkContext.applicationId))
         while (options := conn.recv()) is not None:
             try:
