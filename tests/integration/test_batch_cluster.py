@@ -8,16 +8,17 @@ the code the job ships (docs/batch.md, "Running on a cluster").
 from __future__ import annotations
 
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hdfs import InsecureClient
+from pyspark.sql import SparkSession
 
 from devstack.spark_cluster import SparkCluster
 from devstack.webhdfs import WebHdfsServer
 from spark_jobs.options import JobOptions
+from spark_jobs.wordcount import run
 from tests.spark_jobs.archive_format import Message, data_file_path, record_line
 from tests.spark_jobs.batch_support import read_json, read_json_lines, write_archive
 from tests.spark_jobs.job_process import JobProcess
@@ -83,7 +84,10 @@ def snapshot(client: InsecureClient, reports: str, summary: dict[str, Any]) -> d
 
 @pytest.mark.timeout(3000)
 def test_cluster_run_equals_local_run_full_then_incremental(
-    spark_cluster: SparkCluster, spark_executor_python: Path, webhdfs: WebHdfsServer
+    spark_cluster: SparkCluster,
+    spark_executor_python: Path,
+    webhdfs: WebHdfsServer,
+    spark: SparkSession,
 ) -> None:
     client = InsecureClient(webhdfs.url)
     rng = random.Random(20)
@@ -106,11 +110,10 @@ def test_cluster_run_equals_local_run_full_then_incremental(
     )
     write_archive(client, REJECTED, [Message(0, 1, o, T0, b"\xff bad") for o in (3, 4)])
 
-    with (
-        JobProcess("local[*]", sys.executable) as local,
-        JobProcess(spark_cluster.master_url, str(spark_executor_python)) as cluster,
-    ):
-        first_local = local.run(options(webhdfs, "local"))
+    # Local mode is this test process's shared session (a JVM started already); the
+    # cluster run needs a process of its own (one SparkContext per process).
+    with JobProcess(spark_cluster.master_url, str(spark_executor_python)) as cluster:
+        first_local = run(spark, options(webhdfs, "local"))
         first_cluster = cluster.run(options(webhdfs, "cluster"))
         assert first_cluster["totals"]["messages"] == len(archived) + 1
         assert first_cluster["totals"]["corrupt"] == 1
@@ -122,7 +125,7 @@ def test_cluster_run_equals_local_run_full_then_incremental(
             rng, 0, 1, 60, 5, T0 + 20 * HOUR
         )
         write_archive(client, ARCHIVE, later, per_file=20)
-        second_local = local.run(options(webhdfs, "local"))
+        second_local = run(spark, options(webhdfs, "local"))
         second_cluster = cluster.run(options(webhdfs, "cluster"))
         assert second_cluster["dates_reused"] == ["2025-12-31"]
         assert second_cluster["dates_recomputed"] == ["2026-01-01", "2026-01-02"]
