@@ -102,6 +102,7 @@ app = WordstreamApp(
     autodiscover=[
         "streamapp.agents",
         "streamapp.views",
+        "streamapp.peer_watch",
         "streamapp.archive.agent",
         "streamapp.lag_metrics",
     ],

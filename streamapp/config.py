@@ -104,6 +104,10 @@ class Settings:
     # them to its copy (faust's default, 1,000 per table, left a standby that far behind,
     # and with no copy at all of a partition that had written fewer)
     live_standby_buffer_records: int = 1
+    # LIVE_PEER_CHECK_MS: how often each worker asks the others for their group member id;
+    # a worker whose port refuses the connection (its process is gone) is removed from
+    # the group at once instead of after the session timeout (0: never)
+    live_peer_check_ms: int = 500
     # LAG_INTERVAL_S: how often the worker re-reads both groups' committed and end
     # offsets for its wordstream_consumer_lag gauges (docs/operations.md)
     lag_interval_s: int = 15
@@ -265,6 +269,8 @@ class Settings:
             raise ConfigError(
                 f"LIVE_STANDBY_REPLICAS={self.live_standby_replicas} must be 0 or more"
             )
+        if self.live_peer_check_ms < 0:
+            raise ConfigError(f"LIVE_PEER_CHECK_MS={self.live_peer_check_ms} must be 0 or more")
         if self.live_row_cache_rows < 0:
             raise ConfigError(f"LIVE_ROW_CACHE_ROWS={self.live_row_cache_rows} must be 0 or more")
         if self.processing_guarantee not in ("at_least_once", "exactly_once"):
