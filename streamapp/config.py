@@ -60,6 +60,10 @@ class Settings:
     # KAFKA_SESSION_TIMEOUT_S: consumer group session timeout; the dev broker delays each
     # group join by half of it, and a killed worker's partitions move after it
     kafka_session_timeout_s: int = 6
+    # KAFKA_COMMIT_INTERVAL_MS: how often the worker commits the offsets of what it has
+    # counted and written (faust: 2,800); what is not committed when a worker dies is
+    # read again by the partitions' next owner
+    kafka_commit_interval_ms: int = 1000
     # KAFKA_FETCH_MAX_WAIT_MS: longest a worker fetch waits for data (faust fixes 1,500;
     # the dev broker always waits this long, adding it to every hop's latency)
     kafka_fetch_max_wait_ms: int = 50
@@ -231,6 +235,7 @@ class Settings:
             "archive_max_pending_bytes",
             "archive_retry_max_seconds",
             "kafka_fetch_max_wait_ms",
+            "kafka_commit_interval_ms",
             "kafka_producer_batch_bytes",
             "live_batch_max",
             "live_batch_within_ms",
