@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 from faust import web
 from prometheus_client import Counter
 
-from streamapp.app import app, settings
+from streamapp.app import app, before_stop, settings
 from streamapp.peers import Peers
 from streamapp.transport import Consumer
 
@@ -41,10 +41,26 @@ def _consumer() -> Consumer:
     return cast(Consumer, app.consumer)
 
 
+# Set when a clean stop begins: the worker then leaves the group on its own.
+_stopping = False
+
+
+async def _announce_stop() -> None:
+    global _stopping
+    _stopping = True
+
+
+# First of the stop hooks: while the worker drains and stops, the others see no member
+# id, so the refused connections after its web server closed remove nothing (its own
+# LeaveGroup has; on the dev broker a second one would cost another rebalance).
+before_stop.insert(0, _announce_stop)
+
+
 @app.page("/_local/member")
 async def local_member(self: web.View, request: web.Request) -> web.Response:
-    """Internal: this worker's member id in the consumer group (null before it joined)."""
-    return self.json({"member_id": _consumer().member_id()})
+    """Internal: this worker's member id in the consumer group (null before it joined,
+    and once it is stopping)."""
+    return self.json({"member_id": None if _stopping else _consumer().member_id()})
 
 
 def _refused(exc: aiohttp.ClientConnectorError) -> bool:

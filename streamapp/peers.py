@@ -21,9 +21,12 @@ class Peers:
         self._members: dict[str, str] = {}
 
     def announced(self, url: str, member_id: str | None) -> None:
-        """`url` answered with its member id (None: not in the group yet)."""
+        """`url` answered with its member id (None: not in the group, or leaving it on
+        its own: a clean stop, whose refusals that follow remove nothing)."""
         if member_id:
             self._members[url] = member_id
+        else:
+            self._members.pop(url, None)
 
     def refused(self, url: str) -> str | None:
         """The member to remove for `url`, whose port refused a connection: the one it

@@ -27,3 +27,10 @@ def test_workers_the_group_no_longer_lists_are_forgotten() -> None:
     peers.keep(["http://b:1"])
     assert peers.refused("http://a:1") is None
     assert peers.refused("http://b:1") == "member-b"
+
+
+def test_a_worker_that_stops_cleanly_is_not_removed() -> None:
+    peers = Peers()
+    peers.announced("http://a:1", "member-a")
+    peers.announced("http://a:1", None)  # stopping: it leaves the group itself
+    assert peers.refused("http://a:1") is None
