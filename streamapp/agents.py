@@ -377,22 +377,12 @@ def _fold(event: EventT, now: float) -> None:
     added = skipped = 0
     for word, spans in update.words.items():
         row = rows.get(word)
-        written = False
         if row is None:
             row = pending.clean_word(word)
-            written = row is not None
             if row is None:
                 row = word_table.get(word)
         row, a, s = counting.apply_word(row, spans, labels, IDEMPOTENT, retention)
-        if written and not a:
-            # A replay of what this worker itself wrote (after a rebalance, the updates
-            # not committed before it): its changelog record is already on its way, so
-            # writing the row again would only queue another (docs/live.md, "Failover").
-            # A row read from RocksDB is still written: it may be ahead of its
-            # changelog after a crash, and this write is what brings the changelog up.
-            pending.keep_written(word, row)
-        else:
-            rows[word] = row
+        rows[word] = row
         # Offered even when the update was a skipped replay: the top row may have missed
         # it (a crash between the changelog writes of one flush); `offer` keeps the max.
         top.offer(word, row["n"])
@@ -436,8 +426,6 @@ async def _flush(partition: int) -> None:
                 await buffer.flush_atmost(backlog // 2)
             if pending.generation != generation:
                 # Revoked meanwhile: the rest is replayed by the new owner; ack nothing.
-                # `take` counted every row of this flush as written: not all of them are.
-                pending.forget_written(held.words)
                 ROWS_WRITTEN.inc(written)
                 return
     ROWS_WRITTEN.inc(written + (held.totals is not None))
@@ -567,8 +555,6 @@ async def _forget_unwritten(
 ) -> None:
     """Partitions may move: drop unwritten rows (their unacked updates get replayed) and
     the lineages in memory (reloaded from the table by the partitions' next owner)."""
-    _owned_before.clear()
-    _owned_before.update(_owned(updates_topic.get_topic_name()))
     ROWS_DROPPED.inc(pending.drop())
     lineages.clear()  # unsettled events stay unacked: the partitions' next owner replays them
     _unsettled.clear()
@@ -577,20 +563,6 @@ async def _forget_unwritten(
 
 def _owned(topic: str) -> list[int]:
     return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
-
-
-# The table partitions this worker owned when the last rebalance began.
-_owned_before: set[int] = set()
-
-
-@app.on_partitions_assigned.connect  # type: ignore[arg-type]
-async def _forget_moved_rows(
-    sender: Any, *args: Any, signal: BaseSignalT[Any], **kwargs: Any
-) -> None:
-    """Keep the rows as last written only of the partitions this worker owned before the
-    rebalance and owns again: no one else can have changed them in between."""
-    kept = _owned_before & set(_owned(updates_topic.get_topic_name()))
-    pending.keep_clean(lambda word: counting.partition_for(word, PARTITIONS) in kept)
 
 
 async def _drain() -> None:

@@ -10,16 +10,12 @@ Why a crash loses nothing: faust commits an update's offset only once it is acke
 everything not yet written to the table is replayed after a restart, and the idempotent
 rule (`streamapp.counting`) makes the part that did reach the table a no-op. The same
 holds when partitions move to another worker: `drop` forgets the unwritten rows and
-their events, and the new owner replays them. The rows as last written stay known for the
-partitions a worker keeps through a rebalance: a replay of what they already count is
-then recognised without a read and needs no second write. See docs/live.md,
-"Write-behind".
+their events, and the new owner replays them. See docs/live.md, "Write-behind".
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -97,32 +93,17 @@ class WriteBehind(Generic[T]):
         """How many written rows are kept in memory (at most `max_clean`)."""
         return len(self._clean)
 
-    def keep_written(self, word: str, row: Row) -> None:
-        """Put back a row taken with `clean_word` that the caller left as written (a
-        replay of what it already counts), so it need not be written again."""
-        self._clean[word] = row
-
-    def forget_written(self, words: Iterable[str]) -> None:
-        """Forget rows known as written that may not be (a flush cut short by `drop`)."""
-        for word in words:
-            self._clean.pop(word, None)
-
     def drop(self) -> int:
         """Forget every unwritten row and event (partitions revoked); return rows dropped.
 
-        Rows written stay known (`keep_clean` decides, once the new assignment is known,
-        which partitions they may still be used for).
+        Rows written before are forgotten too: the partition may come back after
+        another worker changed them.
         """
         dropped = sum(len(h.words) + (h.totals is not None) for h in self._held.values())
         self.generation += 1
         self._held.clear()
+        self._clean.clear()
         return dropped
-
-    def keep_clean(self, keep: Callable[[str], bool]) -> None:
-        """Forget the written rows of words for which `keep(word)` is False: those of
-        partitions that may have had another owner since this worker wrote them."""
-        for word in [w for w in self._clean if not keep(w)]:
-            del self._clean[word]
 
     def word(self, partition: int, word: str) -> Row | None:
         """The newest row of `word` this worker knows (held, or being written), if any.
