@@ -58,7 +58,8 @@ class Settings:
     # messages plus headroom; the broker's own limit must be at least as large)
     kafka_max_message_bytes: int = 4_194_304
     # KAFKA_SESSION_TIMEOUT_S: consumer group session timeout; the dev broker delays each
-    # group join by half of it, and a killed worker's partitions move after it
+    # group join by half of it, and a worker that dies without its port refusing
+    # connections (a lost host) has its partitions moved after it
     kafka_session_timeout_s: int = 6
     # KAFKA_COMMIT_INTERVAL_MS: how often the worker commits the offsets of what it has
     # counted and written (faust: 2,800); what is not committed when a worker dies is
