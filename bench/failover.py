@@ -15,7 +15,9 @@ Figures (issue #23):
 - `exact_after`: once the stream ends, /totals and /top equal a recount and are no
   longer marked behind.
 
-Also prints how many 200 answers were marked `behind` (read from a standby).
+Also prints how many 200 answers were marked `behind` (read from a standby), and when
+the survivor removed the dead worker's member from the group (its log's warning;
+`-` if it did not, e.g. the group noticed the death through the session timeout).
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from live_common import Worker, create_topic, produce_paced, ten_word_messages
@@ -55,6 +60,16 @@ def longest_gap(times: list[float], start: float, end: float) -> float:
     """Longest interval in [start, end] containing none of `times`."""
     points = [start, *sorted(t for t in times if start <= t <= end), end]
     return max(b - a for a, b in itertools.pairwise(points))
+
+
+def member_removed_at(log: Path) -> float | None:
+    """Wall-clock time of the worker's first "removed its member" warning, if any."""
+    for line in log.read_text(errors="replace").splitlines():
+        if "refuses connections: removed its member" in line:
+            stamp = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]", line)
+            if stamp:
+                return datetime.strptime(stamp[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(args.before)
             victim.stop()  # SIGKILL of its process group
             killed_at = time.monotonic()
+            killed_wall = time.time()
             sender.join()
             exact = False
             totals: Any = None
@@ -145,12 +161,20 @@ def main(argv: list[str] | None = None) -> int:
             stop.set()
             survivor.stop()
             victim.stop()
+    removed_wall = member_removed_at(Path(survivor.log.name))
+    removed = "-" if removed_wall is None else f"{removed_wall - killed_wall:.2f}"
     unavailable = longest_gap(oks, killed_at, end)
     after = [i for i in range(n) if sent_at[i] >= killed_at]
     latencies = [seen_at[i] - sent_at[i] if seen_at[i] else float("inf") for i in after]
     visible = max(latencies) if latencies else 0.0
-    print(f"{'messages':>9} {'rate/s':>7} {'dark s':>7} {'visible s':>10} {'behind':>7} exact")
-    print(f"{n:>9} {args.rate:>7.0f} {unavailable:>7.2f} {visible:>10.2f} {behind[0]:>7} {exact}")
+    print(
+        f"{'messages':>9} {'rate/s':>7} {'dark s':>7} {'visible s':>10} {'behind':>7} "
+        f"{'removed s':>10} exact"
+    )
+    print(
+        f"{n:>9} {args.rate:>7.0f} {unavailable:>7.2f} {visible:>10.2f} {behind[0]:>7} "
+        f"{removed:>10} {exact}"
+    )
     print(
         json.dumps(
             {

@@ -26,7 +26,7 @@ MODE = os.environ["BENCH_MODE"]
 if MODE == "full":
     from streamapp.app import app
 
-    app.conf.autodiscover = ["streamapp.agents", "streamapp.views"]
+    app.conf.autodiscover = ["streamapp.agents", "streamapp.views", "streamapp.peer_watch"]
 else:
     settings = Settings.from_env()
     app = faust.App(

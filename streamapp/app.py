@@ -83,6 +83,9 @@ app = WordstreamApp(
     broker_session_timeout=settings.kafka_session_timeout_s,
     broker_rebalance_timeout=settings.kafka_session_timeout_s,
     broker_heartbeat_interval=max(settings.kafka_session_timeout_s / 6, 0.5),
+    # What a dead worker had not committed, its partitions' next owner reads again:
+    # source messages and update records, also those it had counted and written.
+    broker_commit_interval=settings.kafka_commit_interval_ms / 1000,
     # Static membership (opt-in, docs/live.md): after a kill -9 the restarted worker
     # replaces its dead member at once instead of waiting for its session to expire.
     consumer_group_instance_id=settings.worker_instance_id or None,
@@ -102,6 +105,7 @@ app = WordstreamApp(
     autodiscover=[
         "streamapp.agents",
         "streamapp.views",
+        "streamapp.peer_watch",
         "streamapp.archive.agent",
         "streamapp.lag_metrics",
     ],

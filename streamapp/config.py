@@ -58,8 +58,13 @@ class Settings:
     # messages plus headroom; the broker's own limit must be at least as large)
     kafka_max_message_bytes: int = 4_194_304
     # KAFKA_SESSION_TIMEOUT_S: consumer group session timeout; the dev broker delays each
-    # group join by half of it, and a killed worker's partitions move after it
+    # group join by half of it, and a worker that dies without its port refusing
+    # connections (a lost host) has its partitions moved after it
     kafka_session_timeout_s: int = 6
+    # KAFKA_COMMIT_INTERVAL_MS: how often the worker commits the offsets of what it has
+    # counted and written (faust: 2,800); what is not committed when a worker dies is
+    # read again by the partitions' next owner
+    kafka_commit_interval_ms: int = 1000
     # KAFKA_FETCH_MAX_WAIT_MS: longest a worker fetch waits for data (faust fixes 1,500;
     # the dev broker always waits this long, adding it to every hop's latency)
     kafka_fetch_max_wait_ms: int = 50
@@ -104,6 +109,10 @@ class Settings:
     # them to its copy (faust's default, 1,000 per table, left a standby that far behind,
     # and with no copy at all of a partition that had written fewer)
     live_standby_buffer_records: int = 1
+    # LIVE_PEER_CHECK_MS: how often each worker asks the others for their group member id;
+    # a worker whose port refuses the connection (its process is gone) is removed from
+    # the group at once instead of after the session timeout (0: never)
+    live_peer_check_ms: int = 500
     # LAG_INTERVAL_S: how often the worker re-reads both groups' committed and end
     # offsets for its wordstream_consumer_lag gauges (docs/operations.md)
     lag_interval_s: int = 15
@@ -232,6 +241,7 @@ class Settings:
             "archive_max_pending_bytes",
             "archive_retry_max_seconds",
             "kafka_fetch_max_wait_ms",
+            "kafka_commit_interval_ms",
             "kafka_producer_batch_bytes",
             "live_batch_max",
             "live_batch_within_ms",
@@ -270,6 +280,8 @@ class Settings:
             raise ConfigError(
                 f"LIVE_STANDBY_REPLICAS={self.live_standby_replicas} must be 0 or more"
             )
+        if self.live_peer_check_ms < 0:
+            raise ConfigError(f"LIVE_PEER_CHECK_MS={self.live_peer_check_ms} must be 0 or more")
         if self.live_row_cache_rows < 0:
             raise ConfigError(f"LIVE_ROW_CACHE_ROWS={self.live_row_cache_rows} must be 0 or more")
         if self.processing_guarantee not in ("at_least_once", "exactly_once"):

@@ -55,6 +55,14 @@ def counted(worker: LiveWorker) -> int:
         return 0
 
 
+def members_removed(worker: LiveWorker) -> float:
+    """The worker's count of group members it removed (streamapp.peer_watch)."""
+    for line in worker.text("/metrics").splitlines():
+        if line.startswith("wordstream_live_members_removed_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
 # The survivor holds a standby copy of every partition it does not own (one standby
 # each for two workers, two for three workers of which two die at once), so its views
 # answer throughout: from the copies until the partitions have moved. Six partitions
@@ -112,6 +120,10 @@ def test_kill_9_during_a_stream_views_answer_exact_or_marked_behind(
     assert_views_match(survivor, corpus)
     reader.done.set()
     reader.join()
+    # The dead workers' ports refused the survivor's checks: it removed their members
+    # from the group rather than wait for their sessions to time out (each at most once;
+    # a member the first rebalance already dropped is not counted again).
+    assert 1 <= members_removed(survivor) <= kills, survivor.text("/metrics")
 
     answered = [
         (p, body) for t, p, status, body in reader.answers if t > killed_at and status == 200
