@@ -8,8 +8,10 @@ its parser and sets `func(args) -> int`. Errors the user can fix are raised as
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import os
+import signal
 import sys
 
 from streamapp.errors import WordstreamError
@@ -39,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; return its exit code (non-zero on any failure)."""
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: where a command that
+    # seems hung (e.g. a Ctrl-C that does not return) waits, even inside C code.
+    # The process's own stderr: a caller may have replaced sys.stderr (tests do).
+    if sys.__stderr__ is not None:
+        faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
