@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -166,41 +168,10 @@ def test_tail_idle_timeout_ends_an_empty_tail(
     assert capsys.readouterr().out == ""
 
 
-def test_ctrl_c_stops_tail_cleanly(broker: Broker, topic_name: str) -> None:
-    _create(broker, topic_name, 1)
-    kafka = ["--bootstrap", broker.bootstrap, "--topic", topic_name]
-    assert main(["produce", *kafka, "first"]) == 0
-    tail = subprocess.Popen(
-        [sys.executable, "-m", "streamapp.cli", "tail", *kafka, "--from-earliest"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert tail.stdout is not None
-        assert tail.stdout.readline() == "first\n"  # it is in its loop now
-        tail.send_signal(signal.SIGINT)
-        try:
-            _, err = tail.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            # Still running: ask for its threads' stacks (the CLI's SIGUSR1 dump).
-            tail.send_signal(signal.SIGUSR1)
-            time.sleep(2)
-            tail.kill()
-            _, err = tail.communicate()
-            pytest.fail(f"tail did not stop within 30 s of Ctrl-C; its stacks:\n{err}")
-    finally:
-        if tail.poll() is None:
-            tail.kill()
-            tail.wait()
-    assert tail.returncode in (0, 130)
-    assert err == ""
-
-
-def test_sigusr1_prints_where_a_running_command_is_and_it_goes_on(
-    broker: Broker, topic_name: str
-) -> None:
+@contextmanager
+def tail_in_its_loop(broker: Broker, topic_name: str) -> Iterator[subprocess.Popen[str]]:
+    """`wordstream tail` in a process of its own, having printed a first message (it is
+    in its loop then); killed on the way out if it still runs."""
     _create(broker, topic_name, 1)
     kafka = ["--bootstrap", broker.bootstrap, "--topic", topic_name]
     assert main(["produce", *kafka, "first"]) == 0
@@ -214,15 +185,38 @@ def test_sigusr1_prints_where_a_running_command_is_and_it_goes_on(
     try:
         assert tail.stdout is not None
         assert tail.stdout.readline() == "first\n"
+        yield tail
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+            tail.wait()
+
+
+def test_ctrl_c_stops_tail_cleanly(broker: Broker, topic_name: str) -> None:
+    with tail_in_its_loop(broker, topic_name) as tail:
+        tail.send_signal(signal.SIGINT)
+        try:
+            _, err = tail.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            # Still running: ask for its threads' stacks (the CLI's SIGUSR1 dump).
+            tail.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            tail.kill()
+            _, err = tail.communicate()
+            pytest.fail(f"tail did not stop within 30 s of Ctrl-C; its stacks:\n{err}")
+    assert tail.returncode in (0, 130)
+    assert err == ""
+
+
+def test_sigusr1_prints_where_a_running_command_is_and_it_goes_on(
+    broker: Broker, topic_name: str
+) -> None:
+    with tail_in_its_loop(broker, topic_name) as tail:
         tail.send_signal(signal.SIGUSR1)
         time.sleep(1)
         assert tail.poll() is None, "the stack dump stopped the command"
         tail.send_signal(signal.SIGINT)
         _, err = tail.communicate(timeout=30)
-    finally:
-        if tail.poll() is None:
-            tail.kill()
-            tail.wait()
     assert "Current thread" in err and "streamapp/cli/tail.py" in err, err
 
 
