@@ -23,6 +23,7 @@ class JobOptions:
     stale_after_s: int = 21600
     shuffle_partitions: int = 0
     driver_java_options: str = ""
+    driver_memory: str = ""
     force: bool = False
     full: bool = False
 
@@ -63,6 +64,7 @@ def options_from_args(args: argparse.Namespace, settings: Settings) -> JobOption
         stale_after_s=settings.batch_stale_after_s,
         shuffle_partitions=settings.spark_shuffle_partitions,
         driver_java_options=settings.spark_driver_java_options,
+        driver_memory=settings.spark_driver_memory,
         force=bool(args.force),
         full=bool(getattr(args, "full", False)),
     )

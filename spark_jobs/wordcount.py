@@ -82,7 +82,9 @@ def _code_archive() -> str:
     return str(out)
 
 
-def session_config(driver_java_options: str, environ: Mapping[str, str]) -> dict[str, str]:
+def session_config(
+    driver_java_options: str, environ: Mapping[str, str], driver_memory: str = ""
+) -> dict[str, str]:
     """The Spark settings the job's session starts with."""
     config = {
         "spark.sql.session.timeZone": "UTC",
@@ -92,19 +94,22 @@ def session_config(driver_java_options: str, environ: Mapping[str, str]) -> dict
     }
     # Under spark-submit the driver JVM already runs (pyspark then finds its gateway
     # port in the environment) and its options are spark-submit's to set.
-    if driver_java_options and "PYSPARK_GATEWAY_PORT" not in environ:
-        config["spark.driver.extraJavaOptions"] = driver_java_options
+    if "PYSPARK_GATEWAY_PORT" not in environ:
+        if driver_java_options:
+            config["spark.driver.extraJavaOptions"] = driver_java_options
+        if driver_memory:
+            config["spark.driver.memory"] = driver_memory
     return config
 
 
 @contextmanager
 def spark_session(
-    master: str, shuffle_partitions: int = 0, driver_java_options: str = ""
+    master: str, shuffle_partitions: int = 0, driver_java_options: str = "", driver_memory: str = ""
 ) -> Iterator[SparkSession]:
     """A SparkSession for the job (UTC, quiet), stopped on exit."""
     _require_java()
     builder = SparkSession.builder.master(master).appName("wordstream-batch")
-    for key, value in session_config(driver_java_options, os.environ).items():
+    for key, value in session_config(driver_java_options, os.environ, driver_memory).items():
         builder = builder.config(key, value)
     if master.startswith("local"):
         # Python workers must be this interpreter (pyarrow, streamapp); pyspark reads
@@ -417,7 +422,10 @@ def execute(options: JobOptions) -> int:
     """Run the job in a session of its own; print one line; return the exit code."""
     try:
         with spark_session(
-            options.master, options.shuffle_partitions, options.driver_java_options
+            options.master,
+            options.shuffle_partitions,
+            options.driver_java_options,
+            options.driver_memory,
         ) as spark:
             summary = run(spark, options)
     except BatchError as exc:

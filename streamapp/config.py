@@ -160,6 +160,10 @@ class Settings:
     # competes with the job for the cores and pays off only in runs of many minutes; a
     # nightly run counts one new date. Empty for the JVM's defaults.
     spark_driver_java_options: str = "-XX:TieredStopAtLevel=1"
+    # SPARK_DRIVER_MEMORY: heap of the driver the job starts itself (not under
+    # spark-submit). In local mode the driver runs every task and caches what the run
+    # reuses; Spark's default of 1g ran out of heap over 3,000,000 messages.
+    spark_driver_memory: str = "2g"
     batch_keep_runs: int = 7  # BATCH_KEEP_RUNS: snapshot runs kept under REPORT_ROOT/runs
     # BATCH_STALE_AFTER_S: a `running` last_run.json older than this no longer blocks a run
     batch_stale_after_s: int = 21600

@@ -31,8 +31,13 @@ def _serve(master: str, python: str, conn: Connection) -> None:
     from streamapp.config import Settings
 
     configure_logging()
-    # The driver's JVM options as `wordstream batch run` gives them.
-    with spark_session(master, driver_java_options=Settings().spark_driver_java_options) as spark:
+    # The driver's JVM options and heap as `wordstream batch run` gives them.
+    settings = Settings()
+    with spark_session(
+        master,
+        driver_java_options=settings.spark_driver_java_options,
+        driver_memory=settings.spark_driver_memory,
+    ) as spark:
         conn.send(("ready", spark.sparkContext.applicationId))
         while (options := conn.recv()) is not None:
             try:
