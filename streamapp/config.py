@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -283,6 +284,13 @@ class Settings:
         if self.live_standby_replicas < 0:
             raise ConfigError(
                 f"LIVE_STANDBY_REPLICAS={self.live_standby_replicas} must be 0 or more"
+            )
+        if self.spark_driver_memory and not re.fullmatch(
+            r"[1-9][0-9]*[kmgtKMGT]?", self.spark_driver_memory
+        ):
+            raise ConfigError(
+                f"SPARK_DRIVER_MEMORY={self.spark_driver_memory!r}: use a JVM heap size such as "
+                "2g or 4096m (empty for Spark's default)"
             )
         if self.live_peer_check_ms < 0:
             raise ConfigError(f"LIVE_PEER_CHECK_MS={self.live_peer_check_ms} must be 0 or more")

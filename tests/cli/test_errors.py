@@ -74,6 +74,11 @@ def test_bad_config_value() -> None:
     _one_error_line(result, "WORKER_PORT='abc' is not a whole number")
 
 
+def test_bad_spark_driver_memory_is_refused_before_spark_starts() -> None:
+    result = _wordstream("batch", "run", env={"SPARK_DRIVER_MEMORY": "lots"})
+    _one_error_line(result, "SPARK_DRIVER_MEMORY='lots'", "2g")
+
+
 def test_missing_topic_says_how_to_create_it(broker: Broker, topic_name: str) -> None:
     result = _wordstream("produce", "--bootstrap", broker.bootstrap, "--topic", topic_name, "x")
     _one_error_line(result, "does not exist", f"wordstream topics create --topic {topic_name}")
