@@ -181,6 +181,9 @@ def tail_in_its_loop(broker: Broker, topic_name: str) -> Iterator[subprocess.Pop
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # Ctrl-C as a terminal delivers it: a test runner's worker may ignore SIGINT,
+        # and a child inherits that (Python then installs no KeyboardInterrupt).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert tail.stdout is not None
