@@ -39,7 +39,7 @@ PARTITIONS = settings.live_partitions
 IDEMPOTENT = bool(settings.live_idempotent)
 
 updates_topic = app.topic(
-    f"{settings.app_id}-live-updates",
+    settings.live_updates_topic,
     key_type=bytes,
     value_type=bytes,
     key_serializer="raw",

@@ -66,6 +66,7 @@ app = WordstreamApp(
     processing_guarantee=settings.processing_guarantee,
     # 1 MB messages: aiokafka's producer refuses requests above 1,000,000 bytes by default.
     consumer_max_fetch_size=settings.kafka_max_message_bytes,
+    broker_max_poll_records=settings.kafka_max_poll_records,
     producer_max_request_size=settings.kafka_max_message_bytes,
     topic_partitions=settings.topic_partitions,
     # Standby copies of the live tables (faust's default is 1, set here so it has one

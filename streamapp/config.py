@@ -75,6 +75,11 @@ class Settings:
     kafka_producer_linger_ms: int = 10
     # KAFKA_PRODUCER_BATCH_BYTES: largest batch of records per partition in one request
     kafka_producer_batch_bytes: int = 1_048_576
+    # KAFKA_MAX_POLL_RECORDS: most records the worker hands its agents per fetch; the
+    # next fetch, with the update records of what they counted, waits until all are
+    # taken, so behind a backlog an unbounded hand-out held the views still for its
+    # whole length (docs/live.md, "A backlog")
+    kafka_max_poll_records: int = 5000
     live_batch_max: int = 5000  # LIVE_BATCH_MAX: messages the live agent counts per batch
     live_batch_within_ms: int = 100  # LIVE_BATCH_WITHIN_MS: longest wait to fill a batch
     live_idempotent: int = 1  # LIVE_IDEMPOTENT: 1 = replays are no-ops, 0 = plain counting
@@ -202,6 +207,11 @@ class Settings:
         return f"{'swebhdfs' if scheme == 'https' else 'webhdfs'}://{rest.rstrip('/')}"
 
     @property
+    def live_updates_topic(self) -> str:
+        """The internal topic that carries the live agent's updates to the tables."""
+        return f"{self.app_id}-live-updates"
+
+    @property
     def worker_url_list(self) -> list[str]:
         """WORKER_URLS split into base URLs without a trailing slash."""
         return [u.strip().rstrip("/") for u in self.worker_urls.split(",") if u.strip()]
@@ -248,6 +258,7 @@ class Settings:
             "kafka_fetch_max_wait_ms",
             "kafka_commit_interval_ms",
             "kafka_producer_batch_bytes",
+            "kafka_max_poll_records",
             "live_batch_max",
             "live_batch_within_ms",
             "live_flush_interval_ms",

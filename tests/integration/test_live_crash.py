@@ -56,7 +56,9 @@ def crash_and_recover(worker: LiveWorker, rng: random.Random, kills: int, total:
         before = counted(worker)
         deadline = time.monotonic() + 60
         while counted(worker) <= before:
-            assert time.monotonic() < deadline, "the worker made no progress after a restart"
+            assert time.monotonic() < deadline, (
+                "the worker made no progress after a restart:\n" + worker.log_tail()
+            )
             time.sleep(0.1)
         time.sleep(rng.uniform(0.0, 1.0))
         assert counted(worker) < total, "the run ended before the kill: send more slowly"
