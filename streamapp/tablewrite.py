@@ -70,6 +70,7 @@ async def write_rows(
             batch = producer.create_batch()
             if batch.append(key=k, value=v, timestamp=None) is None:
                 raise ValueError(f"a {table.name} row does not fit in a producer batch: {key!r}")
+    batch.close()  # a closed batch goes out at once, without the producer's linger
     future = await producer.send_batch(batch, topic, partition=partition)
     sent.append((future, batch.record_count()))
     delivered = await asyncio.gather(*(future for future, _ in sent))

@@ -52,9 +52,9 @@ def recount_top(values: list[bytes], n: int) -> list[dict[str, object]]:
 def test_top_words_of_a_large_vocabulary_equal_a_recount_and_survive_a_restart(
     broker: Broker, worker_factory: Callable[..., LiveWorker]
 ) -> None:
-    # Small in-memory limits, so that rows leave memory and flushes wait for the
-    # changelog: the paths a vocabulary far larger than memory takes.
-    worker = worker_factory(env={"LIVE_ROW_CACHE_ROWS": "2000", "LIVE_CHANGELOG_BACKLOG": "500"})
+    # A small row cache, so that rows leave memory and are read back from RocksDB: the
+    # path a vocabulary far larger than memory takes.
+    worker = worker_factory(env={"LIVE_ROW_CACHE_ROWS": "2000"})
     values = vocabulary_corpus(3000, seed=5)
     polled: list[tuple[float, int]] = []  # (time, messages counted) seen while polling
     stop = threading.Event()
