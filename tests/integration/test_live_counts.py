@@ -158,6 +158,7 @@ def test_rows_of_a_quiet_partition_reach_the_table_without_more_input(
     assert metric(worker, "wordstream_live_entries_applied_total") == 0
 
 
+@pytest.mark.slow
 def test_a_worker_behind_a_backlog_shows_its_counts_as_it_goes(
     broker: Broker, worker_factory: Callable[..., LiveWorker]
 ) -> None:
