@@ -174,7 +174,9 @@ def test_a_worker_behind_a_backlog_shows_its_counts_as_it_goes(
     produce(broker.bootstrap, worker.topic, corpus.values, corpus.timestamps_ms)
     worker.start()
     gaps: list[int] = []
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
     while True:
+        assert time.monotonic() < deadline, f"the backlog was not counted: {gaps[-5:]}"
         shown = worker.get("/totals").get("messages", 0)
         taken = int(metric(worker, "wordstream_live_messages_total"))
         gaps.append(taken - shown)
