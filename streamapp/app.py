@@ -13,6 +13,7 @@ import faust
 from faust.auth import Credentials, SASLCredentials, SSLCredentials
 
 from streamapp.config import Settings
+from streamapp.standby import TableManager
 from streamapp.transport import broker_url
 
 settings = Settings.from_env()
@@ -74,6 +75,9 @@ app = WordstreamApp(
     # written, so a worker's death moves its partitions without a full changelog replay,
     # and the views answer from the standby meanwhile (streamapp.shares).
     table_standby_replicas=settings.live_standby_replicas,
+    # faust's own drops the standby records fetched while a rebalance completes
+    # (streamapp.standby): the copies then silently lacked rows.
+    TableManager=TableManager,
     # A large vocabulary writes a table changelog record per changed word: batched, not
     # a produce request per few records (docs/live.md, "Memory and a large vocabulary").
     producer_linger=settings.kafka_producer_linger_ms / 1000,
