@@ -44,7 +44,7 @@ class PartitionLag:
 def consumer_groups(settings: Settings) -> dict[str, str]:
     """Role -> consumer group id: the faust app id, and the archive sink's own group.
 
-    The archive's group id is set in `streamapp.archive.agent.consumer_config`; a unit
+    The archive's group id is set in `streamapp.archive.consumer.consumer_config`; a unit
     test checks both agree.
     """
     return {"live": settings.app_id, "archive": f"{settings.app_id}-archive"}

@@ -1,6 +1,7 @@
 """faust's aiokafka transport: a configurable fetch wait, the live update records
-handed out first, end offsets a table's recovery can trust, and the removal of a dead
-member from the group.
+handed out first, end offsets a table's recovery can trust, the removal of a dead
+member from the group, and the take-over of a group leader that never completes its
+rebalance (the archive sink's group, `streamapp.archive.consumer`).
 
 Fetch wait (KAFKA_FETCH_MAX_WAIT_MS): faust builds its consumer with
 `fetch_max_wait_ms=1500` and no setting to change it.
@@ -21,8 +22,12 @@ from typing import Any, cast
 import aiokafka
 from aiokafka import TopicPartition
 from aiokafka.client import CoordinationType
+from aiokafka.coordinator.protocol import (
+    ConsumerProtocolMemberAssignment,
+    ConsumerProtocolMemberMetadata,
+)
 from aiokafka.errors import for_code
-from aiokafka.protocol.group import LeaveGroupRequest
+from aiokafka.protocol.group import JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
@@ -107,6 +112,66 @@ async def remove_member(
     return str(for_code(response.error_code).__name__)
 
 
+async def take_over_leader(
+    new_consumer: Callable[[], aiokafka.AIOKafkaConsumer],
+    group_id: str,
+    leader_id: str,
+    topic: str,
+    protocol: str,
+    session_ms: int,
+) -> str:
+    """Complete `group_id`'s rebalance in place of its leader `leader_id`, then leave as
+    it; the outcome's name (`NoError` when the group was released).
+
+    For a group stuck on a leader that is gone (see `streamapp.archive.consumer`): a
+    JoinGroup with that member id makes this client the leader, with the member list;
+    a SyncGroup gives every member an empty assignment, which completes the rebalance;
+    the LeaveGroup then starts a new one, which the members rejoin and a live member
+    leads. A broker that does not know the member (Kafka, after evicting it) refuses
+    the JoinGroup, and nothing else is sent.
+    """
+    consumer = new_consumer()
+    await consumer.start()
+    try:
+        client = consumer._client
+        node_id = await client.coordinator_lookup(CoordinationType.GROUP, group_id)
+        metadata = ConsumerProtocolMemberMetadata(0, [topic], b"").encode()
+        joined = await client.send(
+            node_id,
+            JoinGroupRequest(
+                group_id,
+                session_ms,
+                session_ms,
+                leader_id,
+                None,
+                "consumer",
+                [(protocol, metadata)],
+            ),
+        )
+        if joined.error_code:
+            return str(for_code(joined.error_code).__name__)
+        outcome = "NotLeader"
+        if joined.leader_id == leader_id:
+            empty = ConsumerProtocolMemberAssignment(0, [], b"").encode()
+            members = [member[0] for member in joined.members]
+            synced = await client.send(
+                node_id,
+                SyncGroupRequest(
+                    group_id,
+                    joined.generation_id,
+                    leader_id,
+                    None,
+                    [(member, empty) for member in members],
+                ),
+            )
+            outcome = str(for_code(synced.error_code).__name__)
+        # Joined as that member either way: leave as it too.
+        await client.send(node_id, LeaveGroupRequest(group_id, leader_id))
+    finally:
+        await consumer.stop()
+    return outcome
+
+
 class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     fetch_max_wait_ms: int = 500
     # Topics whose fetched records are handed out before any other's (see _fetch_records).
@@ -158,6 +223,11 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             return None
         return str(self._consumer._coordinator.member_id) or None
 
+    def new_client(self) -> aiokafka.AIOKafkaConsumer:
+        """A consumer outside the group, with this worker's broker address and
+        credentials (not started)."""
+        return self._create_client_consumer(cast(faust_aiokafka.Transport, self.transport))
+
     async def remove_member(self, member_id: str) -> str:
         """Remove another member of this worker's group (see `remove_member`), then
         rejoin at once rather than learn of the rebalance from the next heartbeat."""
@@ -187,6 +257,9 @@ class Consumer(faust_aiokafka.Consumer):
 
     async def remove_member(self, member_id: str) -> str:
         return await cast(ConsumerThread, self._thread).remove_member(member_id)
+
+    def new_client(self) -> aiokafka.AIOKafkaConsumer:
+        return cast(ConsumerThread, self._thread).new_client()
 
 
 class Transport(faust_aiokafka.Transport):

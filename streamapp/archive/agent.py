@@ -16,8 +16,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError as AIOKafkaError
 from confluent_kafka import (
     OFFSET_BEGINNING,
     TIMESTAMP_NOT_AVAILABLE,
@@ -30,6 +32,12 @@ from confluent_kafka import (
 from mode import Service
 
 from streamapp.app import app, settings
+from streamapp.archive.consumer import (
+    ASSIGNMENT_STRATEGY,
+    GroupLog,
+    LeaderWatch,
+    consumer_config,
+)
 from streamapp.archive.core import (
     Batch,
     Committed,
@@ -42,7 +50,9 @@ from streamapp.archive.core import (
     encode_record,
 )
 from streamapp.archive.store import ArchiveStore, CommitAborted, CommitProgress
-from streamapp.config import Settings, kafka_client_config
+from streamapp.config import Settings
+from streamapp.transport import Consumer as LiveConsumer
+from streamapp.transport import take_over_leader
 
 log = logging.getLogger(__name__)
 # The hdfs client logs every request at INFO; the sink logs one line per outage instead.
@@ -51,32 +61,6 @@ R = TypeVar("R")
 
 CONSUME_MAX = 10_000  # messages taken from librdkafka per call
 CONSUME_WAIT_S = 0.1  # longest a call waits for them (the rotation age is checked after it)
-
-
-def consumer_config(s: Settings) -> dict[str, Any]:
-    """librdkafka settings of the sink's consumer: manual commits, eager rebalances."""
-    session_ms = s.kafka_session_timeout_s * 1000
-    return {
-        **kafka_client_config(s),
-        "group.id": f"{s.app_id}-archive",
-        "client.id": f"{s.app_id}-archive",
-        # Offsets are committed by hand, after HDFS; nothing is stored automatically.
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        # No committed offset (new group, or the broker lost it): read the whole log,
-        # the markers tell replays from new messages.
-        "auto.offset.reset": "earliest",
-        # Eager protocol: a rebalance revokes everything and each partition is recovered
-        # from its marker again (cheap), which keeps one simple state per partition.
-        "partition.assignment.strategy": "range",
-        # The dev broker answers a JoinGroup after half the session timeout.
-        "session.timeout.ms": session_ms,
-        "heartbeat.interval.ms": max(session_ms // 6, 500),
-        # The dev broker holds every fetch for the whole wait, even with data ready.
-        "fetch.wait.max.ms": s.kafka_fetch_max_wait_ms,
-        "max.partition.fetch.bytes": s.kafka_max_message_bytes,
-        "logger": logging.getLogger("streamapp.archive.kafka"),
-    }
 
 
 class Committer:
@@ -129,7 +113,12 @@ class ArchiveSink:
     """The sink's consumer and per-partition state; everything runs on its own thread."""
 
     def __init__(
-        self, s: Settings, store: ArchiveStore, topic: str, policy: RotationPolicy
+        self,
+        s: Settings,
+        store: ArchiveStore,
+        topic: str,
+        policy: RotationPolicy,
+        new_client: Callable[[], AIOKafkaConsumer] | None = None,
     ) -> None:
         self.settings = s
         self.store = store
@@ -153,6 +142,11 @@ class ArchiveSink:
         self.outage_edge_at = float("-inf")  # monotonic time the outage state last changed
         self.stopping = threading.Event()
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive-hdfs")
+        # A rebalance whose leader never completes it (streamapp.archive.consumer); a
+        # live leader completes it seconds after its JoinGroup answer.
+        self.leader_watch = LeaderWatch(patience_s=2.0 * s.kafka_session_timeout_s)
+        self.new_client = new_client  # for the take-over; None: never taken over
+        self.take_over: asyncio.Future[None] | None = None
 
     # --- Thread entry and main loop ----------------------------------------------------
 
@@ -169,7 +163,8 @@ class ArchiveSink:
         self.stopping.set()
 
     async def _main(self) -> None:
-        consumer = self.consumer = Consumer(consumer_config(self.settings))
+        group_log = GroupLog(logging.getLogger("streamapp.archive.kafka"), self.leader_watch)
+        consumer = self.consumer = Consumer(consumer_config(self.settings, group_log))
         consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not self.stopping.is_set():
@@ -179,6 +174,7 @@ class ArchiveSink:
                 self.tick(time.monotonic())
                 self._flow()
                 self._send_offsets(asynchronous=True)
+                self._watch_leader(time.monotonic())
                 await asyncio.sleep(0)  # let committers and recoveries move on
         finally:
             await self._shutdown(consumer)
@@ -218,7 +214,7 @@ class ArchiveSink:
             )
         self._send_offsets(asynchronous=False)
         self.epoch += 1
-        for task in self.recoveries:
+        for task in [*self.recoveries, *([self.take_over] if self.take_over else [])]:
             task.cancel()
         self.logs.clear()
         self.committers.clear()
@@ -340,6 +336,8 @@ class ArchiveSink:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Take the partitions paused; each is resumed once recovered from its marker."""
         self.epoch += 1
+        self.leader_watch.assigned()
+        log.info("archive: assigned partitions %s", sorted(tp.partition for tp in partitions))
         consumer.assign(partitions)
         consumer.pause(partitions)
         for tp in partitions:
@@ -349,6 +347,7 @@ class ArchiveSink:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Commit what is archived, then drop every partition's unarchived state."""
+        log.info("archive: partitions %s revoked", sorted(tp.partition for tp in partitions))
         if self.logs:
             self._send_offsets(asynchronous=False)
         self.revoke_all()
@@ -364,6 +363,36 @@ class ArchiveSink:
         self.to_commit.clear()
         self.unsent.clear()
         self.paused = False
+
+    def _watch_leader(self, now: float) -> None:
+        """Take over the group's leader if the rebalance has waited on it too long."""
+        if self.new_client is None or (self.take_over and not self.take_over.done()):
+            return
+        if (leader := self.leader_watch.stuck_leader(now)) is not None:
+            self.take_over = asyncio.ensure_future(self._take_over(self.new_client, leader))
+
+    async def _take_over(self, new_client: Callable[[], AIOKafkaConsumer], leader: str) -> None:
+        s = self.settings
+        log.warning(
+            "archive: the group's rebalance has waited %.0f s on its leader %s, which does "
+            "not complete it (the dev broker keeps a member that left during a rebalance "
+            "as the leader): completing it in that member's place",
+            self.leader_watch.patience_s,
+            leader,
+        )
+        try:
+            outcome = await take_over_leader(
+                new_client,
+                f"{s.app_id}-archive",
+                leader,
+                self.topic,
+                ASSIGNMENT_STRATEGY,
+                s.kafka_session_timeout_s * 1000,
+            )
+        except (AIOKafkaError, OSError) as exc:
+            log.warning("archive: could not take over leader %s: %r", leader, exc)
+            return
+        log.warning("archive: took over leader %s: %s", leader, outcome)
 
     async def _recover(self, partition: int, epoch: int) -> None:
         def void() -> bool:
@@ -453,7 +482,9 @@ class ArchiveSink:
             log.warning("archive: %s", line)
 
 
-def build_sink(s: Settings) -> ArchiveSink:
+def build_sink(
+    s: Settings, new_client: Callable[[], AIOKafkaConsumer] | None = None
+) -> ArchiveSink:
     """The sink for settings `s` (checks the topic name first)."""
     return ArchiveSink(
         s,
@@ -465,6 +496,7 @@ def build_sink(s: Settings) -> ArchiveSink:
             max_seconds=s.archive_rotate_seconds,
             idle_seconds=s.archive_idle_commit_seconds,
         ),
+        new_client,
     )
 
 
@@ -473,7 +505,7 @@ class ArchiveService(Service):
     """Runs the sink's thread while the worker runs; a clean stop commits and leaves."""
 
     def __post_init__(self) -> None:
-        self.sink = build_sink(settings)
+        self.sink = build_sink(settings, lambda: cast(LiveConsumer, app.consumer).new_client())
         self.thread: threading.Thread | None = None
 
     async def on_start(self) -> None:

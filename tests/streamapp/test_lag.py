@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from streamapp.archive.consumer import consumer_config
 from streamapp.config import Settings
 from streamapp.lag import PartitionLag, consumer_groups, group_lags, partition_lag, total_lag
 
@@ -32,10 +33,8 @@ def test_group_lags_covers_every_partition_of_the_topic() -> None:
 
 
 def test_archive_group_is_the_sink_consumers_group() -> None:
-    from streamapp.archive.agent import consumer_config
-
     s = Settings(app_id="someapp")
-    assert consumer_groups(s)["archive"] == consumer_config(s)["group.id"]
+    assert consumer_groups(s)["archive"] == consumer_config(s, None)["group.id"]
     assert consumer_groups(s)["live"] == "someapp"
 
 
