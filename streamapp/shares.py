@@ -5,8 +5,12 @@ partition it can read: as the partition's ready owner (its table rows plus the r
 write-behind still holds), or as a *replica*: a standby copy, or the copy of a partition
 it is still taking over, which holds what the partition's changelog held when this
 worker last read it, so possibly behind. A view takes, per partition, the owner's share,
-else the replica least behind, and says which partitions came from replicas and by how
-many changelog records. A partition no worker can read is *missing*, and one two workers
+else the replica that has applied the most of the partition's changelog, and says which
+partitions came from replicas and by how many changelog records. Replicas are ranked by
+what they applied, not by their lag: a worker knows its lag only while the changelog
+partition is assigned to its consumer, and mid-rebalance a copy that is current but
+cannot tell its lag must not lose to a copy that is still restoring and knows it is
+hundreds of records behind. A partition no worker can read is *missing*, and one two workers
 both claim to own (mid-rebalance) is *twice*: the view answers 503 rather than count
 the first as 0 or guess which owner is current. See docs/live.md, "Failover".
 """
@@ -27,6 +31,10 @@ class Share(TypedDict):
     replica: bool
     # A replica's changelog records not applied yet (None: unknown); 0 for an owner.
     behind: int | None
+    # A replica's position: the changelog offsets its copies applied, summed over the
+    # tables read (None: unknown, or an owner). Comparable between workers' copies of
+    # the same partition. Absent in answers of workers from before it (read as None).
+    applied: int | None
     # What the view asked for from this partition (top words, totals row, a word's row).
     data: dict[str, Any]
 
@@ -39,12 +47,17 @@ class Behind(TypedDict):
     offsets: int | None
 
 
-def _rank(share: Share) -> tuple[int, float]:
-    """Lower is better: an owner first, then the replica least behind, unknown last."""
+def _rank(share: Share) -> tuple[int, float, float]:
+    """Lower is better: an owner first, then the replica that applied the most (unknown
+    last), then the one least behind (unknown last)."""
     if not share["replica"]:
-        return (0, 0.0)
-    behind = share["behind"]
-    return (1, float("inf") if behind is None else float(behind))
+        return (0, 0.0, 0.0)
+    applied, behind = share.get("applied"), share["behind"]
+    return (
+        1,
+        float("inf") if applied is None else -float(applied),
+        float("inf") if behind is None else float(behind),
+    )
 
 
 @dataclass(frozen=True)

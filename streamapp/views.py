@@ -125,8 +125,28 @@ def _has_copy(partition: int, tables: Iterable[Any]) -> bool:
     return True
 
 
+def _applied(partition: int, tables: Iterable[Any]) -> int | None:
+    """The changelog offsets the local copies of `partition` applied, summed (None if a
+    copy applied nothing)."""
+    total = 0
+    for table in tables:
+        persisted = table.data.persisted_offset(
+            TP(table.changelog_topic.get_topic_name(), partition)
+        )
+        if persisted is None:
+            return None
+        total += persisted
+    return total
+
+
 def _replica_share(partition: int, tables: list[Any], data: dict[str, Any]) -> Share:
-    return Share(partition=partition, replica=True, behind=_behind(partition, tables), data=data)
+    return Share(
+        partition=partition,
+        replica=True,
+        behind=_behind(partition, tables),
+        applied=_applied(partition, tables),
+        data=data,
+    )
 
 
 def _local_summary(n: int) -> list[Share]:
@@ -148,7 +168,7 @@ def _local_summary(n: int) -> list[Share]:
         if p == TOTALS_PARTITION:
             # Rows the write-behind holds are newer than the table's (see streamapp.pending).
             data["totals"] = pending.totals() or totals_table.get(counting.TOTALS_KEY)
-        shares.append(Share(partition=p, replica=False, behind=0, data=data))
+        shares.append(Share(partition=p, replica=False, behind=0, applied=None, data=data))
     for p in _replicas(owned):
         tables = [word_table, top_table] if n else [word_table]
         if p == TOTALS_PARTITION:
@@ -175,7 +195,7 @@ def _local_word(word: str) -> list[Share]:
     if partition in owned:
         row = pending.word(partition, word) or word_table.get(word)
         data = {"count": row["n"], "hours": row["h"]} if row else {"count": 0, "hours": {}}
-        return [Share(partition=partition, replica=False, behind=0, data=data)]
+        return [Share(partition=partition, replica=False, behind=0, applied=None, data=data)]
     if partition in _replicas(owned) and _has_copy(partition, [word_table]):
         row = _read(word_table, partition, word)
         data = {"count": row["n"], "hours": row["h"]} if row else {"count": 0, "hours": {}}
