@@ -112,6 +112,9 @@ async def remove_member(
     return str(for_code(response.error_code).__name__)
 
 
+TAKE_OVER_ATTEMPTS = 3
+
+
 async def take_over_leader(
     new_consumer: Callable[[], aiokafka.AIOKafkaConsumer],
     group_id: str,
@@ -136,23 +139,19 @@ async def take_over_leader(
         client = consumer._client
         node_id = await client.coordinator_lookup(CoordinationType.GROUP, group_id)
         metadata = ConsumerProtocolMemberMetadata(0, [topic], b"").encode()
-        joined = await client.send(
-            node_id,
-            JoinGroupRequest(
-                group_id,
-                session_ms,
-                session_ms,
-                leader_id,
-                None,
-                "consumer",
-                [(protocol, metadata)],
-            ),
+        join = JoinGroupRequest(
+            group_id, session_ms, session_ms, leader_id, None, "consumer", [(protocol, metadata)]
         )
-        if joined.error_code:
-            return str(for_code(joined.error_code).__name__)
+        empty = ConsumerProtocolMemberAssignment(0, [], b"").encode()
         outcome = "NotLeader"
-        if joined.leader_id == leader_id:
-            empty = ConsumerProtocolMemberAssignment(0, [], b"").encode()
+        # A member joining meanwhile fails the SyncGroup (a new generation): join again.
+        for _ in range(TAKE_OVER_ATTEMPTS):
+            joined = await client.send(node_id, join)
+            if joined.error_code:
+                return str(for_code(joined.error_code).__name__)
+            if joined.leader_id != leader_id:
+                outcome = "NotLeader"  # another member leads now
+                break
             members = [member[0] for member in joined.members]
             synced = await client.send(
                 node_id,
@@ -165,7 +164,10 @@ async def take_over_leader(
                 ),
             )
             outcome = str(for_code(synced.error_code).__name__)
-        # Joined as that member either way: leave as it too.
+            if not synced.error_code:
+                break
+        # Joined as that member either way: leave as it too (after a completed
+        # rebalance this starts a new one, with a live leader).
         await client.send(node_id, LeaveGroupRequest(group_id, leader_id))
     finally:
         await consumer.stop()

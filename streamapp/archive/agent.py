@@ -144,7 +144,8 @@ class ArchiveSink:
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive-hdfs")
         # A rebalance whose leader never completes it (streamapp.archive.consumer); a
         # live leader completes it seconds after its JoinGroup answer.
-        self.leader_watch = LeaderWatch(patience_s=2.0 * s.kafka_session_timeout_s)
+        session_s = float(s.kafka_session_timeout_s)
+        self.leader_watch = LeaderWatch(patience_s=2.0 * session_s, jitter_s=session_s)
         self.new_client = new_client  # for the take-over; None: never taken over
         self.take_over: asyncio.Future[None] | None = None
 

@@ -20,6 +20,7 @@ leader. docs/archive.md, "Rebalances".
 from __future__ import annotations
 
 import logging
+import random
 import re
 import time
 from collections.abc import Callable
@@ -47,30 +48,44 @@ def parse_join_response(message: str) -> tuple[str, str] | None:
 
 
 class LeaderWatch:
-    """Names the leader a rebalance has waited on for `patience_s`, if it is another
-    member (a live leader completes the rebalance right after its JoinGroup answer)."""
+    """Names the leader a rebalance has waited on for `patience_s` (plus up to
+    `jitter_s`), if it is another member: a live leader completes the rebalance right
+    after its JoinGroup answer.
 
-    def __init__(self, patience_s: float) -> None:
+    Every member of a stuck group watches; the jitter lets one take over first, and
+    its take-over completes the others' rebalance too (they get an assignment), which
+    clears their watch.
+    """
+
+    def __init__(
+        self,
+        patience_s: float,
+        jitter_s: float = 0.0,
+        draw: Callable[[float, float], float] = random.uniform,
+    ) -> None:
         self.patience_s = patience_s
+        self.jitter_s = jitter_s
+        self._draw = draw
         self._leader: str | None = None
-        self._since = 0.0
+        self._due = 0.0
 
     def joined(self, leader: str, me: str, now: float) -> None:
         """A JoinGroup answer named `leader`."""
         if leader == me:
             self._leader = None
         elif leader != self._leader:
-            self._leader, self._since = leader, now
+            self._leader = leader
+            self._due = now + self.patience_s + self._draw(0.0, self.jitter_s)
 
     def assigned(self) -> None:
         """The rebalance completed: whoever led it did."""
         self._leader = None
 
     def stuck_leader(self, now: float) -> str | None:
-        """The leader to take over now, at most once per `patience_s` while it lasts."""
-        if self._leader is None or now - self._since < self.patience_s:
+        """The leader to take over now; again after `patience_s` while it lasts."""
+        if self._leader is None or now < self._due:
             return None
-        self._since = now
+        self._due = now + self.patience_s
         return self._leader
 
 

@@ -75,3 +75,20 @@ def test_the_log_passes_every_line_on_and_feeds_the_watch(
         group_log.log(logging.DEBUG, "no arguments")
     assert [r.getMessage()[:9] for r in caplog.records] == ["JOINGROUP", "FAIL [c#c", "no argume"]
     assert watch.stuck_leader(51) == "ws-archive-b8738fc9"
+
+
+def test_the_jitter_delays_the_first_take_over_by_the_drawn_amount() -> None:
+    draws: list[tuple[float, float]] = []
+
+    def draw(low: float, high: float) -> float:
+        draws.append((low, high))
+        return 4.5
+
+    watch = LeaderWatch(patience_s=12, jitter_s=6, draw=draw)
+    watch.joined("L", "me", now=100)
+    assert draws == [(0.0, 6)]
+    assert watch.stuck_leader(116) is None
+    assert watch.stuck_leader(116.5) == "L"
+    assert watch.stuck_leader(128) is None
+    assert watch.stuck_leader(128.5) == "L"  # retries every patience_s, no new draw
+    assert len(draws) == 1
