@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import aiokafka
@@ -91,6 +92,22 @@ async def fetched_ends(
     return ends
 
 
+@asynccontextmanager
+async def _coordinator(
+    new_consumer: Callable[[], aiokafka.AIOKafkaConsumer], group_id: str
+) -> AsyncIterator[Callable[[Any], Awaitable[Any]]]:
+    """Send requests to `group_id`'s coordinator through a `new_consumer()`, stopped
+    after the block."""
+    consumer = new_consumer()
+    await consumer.start()
+    try:
+        client = consumer._client
+        node_id = await client.coordinator_lookup(CoordinationType.GROUP, group_id)
+        yield lambda request: client.send(node_id, request)
+    finally:
+        await consumer.stop()
+
+
 async def remove_member(
     new_consumer: Callable[[], aiokafka.AIOKafkaConsumer], group_id: str, member_id: str
 ) -> str:
@@ -101,14 +118,8 @@ async def remove_member(
     Kafka and the dev broker both accept a LeaveGroup naming another member: the group
     then rebalances at once, without waiting for that member's session to time out.
     """
-    consumer = new_consumer()
-    await consumer.start()
-    try:
-        client = consumer._client
-        node_id = await client.coordinator_lookup(CoordinationType.GROUP, group_id)
-        response = await client.send(node_id, LeaveGroupRequest(group_id, member_id))
-    finally:
-        await consumer.stop()
+    async with _coordinator(new_consumer, group_id) as send:
+        response = await send(LeaveGroupRequest(group_id, member_id))
     return str(for_code(response.error_code).__name__)
 
 
@@ -133,11 +144,7 @@ async def take_over_leader(
     leads. A broker that does not know the member (Kafka, after evicting it) refuses
     the JoinGroup, and nothing else is sent.
     """
-    consumer = new_consumer()
-    await consumer.start()
-    try:
-        client = consumer._client
-        node_id = await client.coordinator_lookup(CoordinationType.GROUP, group_id)
+    async with _coordinator(new_consumer, group_id) as send:
         metadata = ConsumerProtocolMemberMetadata(0, [topic], b"").encode()
         join = JoinGroupRequest(
             group_id, session_ms, session_ms, leader_id, None, "consumer", [(protocol, metadata)]
@@ -146,15 +153,14 @@ async def take_over_leader(
         outcome = "NotLeader"
         # A member joining meanwhile fails the SyncGroup (a new generation): join again.
         for _ in range(TAKE_OVER_ATTEMPTS):
-            joined = await client.send(node_id, join)
+            joined = await send(join)
             if joined.error_code:
                 return str(for_code(joined.error_code).__name__)
             if joined.leader_id != leader_id:
                 outcome = "NotLeader"  # another member leads now
                 break
             members = [member[0] for member in joined.members]
-            synced = await client.send(
-                node_id,
+            synced = await send(
                 SyncGroupRequest(
                     group_id,
                     joined.generation_id,
@@ -168,9 +174,7 @@ async def take_over_leader(
                 break
         # Joined as that member either way: leave as it too (after a completed
         # rebalance this starts a new one, with a live leader).
-        await client.send(node_id, LeaveGroupRequest(group_id, leader_id))
-    finally:
-        await consumer.stop()
+        await send(LeaveGroupRequest(group_id, leader_id))
     return outcome
 
 

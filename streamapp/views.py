@@ -91,6 +91,11 @@ def _read(table: Any, partition: int, key: str) -> Any:
     return None if raw is None else store._decode_value(raw)
 
 
+def _persisted(table: Any, partition: int) -> int | None:
+    """The last changelog offset the local copy of `table`'s `partition` applied."""
+    return table.data.persisted_offset(TP(table.changelog_topic.get_topic_name(), partition))
+
+
 def _behind(partition: int, tables: Iterable[Any]) -> int | None:
     """Changelog records of `partition` the local copies have not applied (None: unknown)."""
     assigned = app.consumer.assignment()
@@ -104,7 +109,7 @@ def _behind(partition: int, tables: Iterable[Any]) -> int | None:
             highwater = None
         if highwater is None:
             return None
-        persisted = table.data.persisted_offset(tp)
+        persisted = _persisted(table, partition)
         # The dev broker may report a highwater one below faust's own last offset.
         total += max(0, highwater - 1 - (-1 if persisted is None else persisted))
     return total
@@ -119,8 +124,7 @@ def _has_copy(partition: int, tables: Iterable[Any]) -> bool:
     for table in tables:
         if _open_db(table, partition) is None:
             return False
-        tp = TP(table.changelog_topic.get_topic_name(), partition)
-        if table.data.persisted_offset(tp) is None:
+        if _persisted(table, partition) is None:
             return False
     return True
 
@@ -128,15 +132,8 @@ def _has_copy(partition: int, tables: Iterable[Any]) -> bool:
 def _applied(partition: int, tables: Iterable[Any]) -> int | None:
     """The changelog offsets the local copies of `partition` applied, summed (None if a
     copy applied nothing)."""
-    total = 0
-    for table in tables:
-        persisted = table.data.persisted_offset(
-            TP(table.changelog_topic.get_topic_name(), partition)
-        )
-        if persisted is None:
-            return None
-        total += persisted
-    return total
+    offsets = [_persisted(table, partition) for table in tables]
+    return None if None in offsets else sum(o for o in offsets if o is not None)
 
 
 def _replica_share(partition: int, tables: list[Any], data: dict[str, Any]) -> Share:

@@ -215,8 +215,10 @@ class ArchiveSink:
             )
         self._send_offsets(asynchronous=False)
         self.epoch += 1
-        for task in [*self.recoveries, *([self.take_over] if self.take_over else [])]:
+        for task in self.recoveries:
             task.cancel()
+        if self.take_over is not None:
+            self.take_over.cancel()
         self.logs.clear()
         self.committers.clear()
         consumer.close()
