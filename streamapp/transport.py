@@ -1,7 +1,8 @@
 """faust's aiokafka transport: a configurable fetch wait, the live update records
 handed out first, end offsets a table's recovery can trust, the removal of a dead
 member from the group, and the take-over of a group leader that never completes its
-rebalance (the archive sink's group, `streamapp.archive.consumer`).
+rebalance (the archive sink's group, `streamapp.archive.consumer`), and a producer
+whose flush returns only once everything handed to it went to aiokafka.
 
 Fetch wait (KAFKA_FETCH_MAX_WAIT_MS): faust builds its consumer with
 `fetch_max_wait_ms=1500` and no setting to change it.
@@ -15,6 +16,7 @@ update topic). The app selects this transport with the `wordstream-kafka://` sch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -31,6 +33,8 @@ from aiokafka.errors import for_code
 from aiokafka.protocol.group import JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.transport.producer import ProducerBuffer as FaustProducerBuffer
+from faust.types.tuples import FutureMessage
 
 from streamapp.config import Settings
 
@@ -247,9 +251,65 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return outcome
 
 
+def lowest_unacked(messages: Iterable[Any], generation: int | None) -> dict[Any, int]:
+    """Per partition, the lowest offset of the `messages` delivered in consumer
+    `generation` and not acked yet (those of an earlier generation are read again)."""
+    lowest: dict[Any, int] = {}
+    for m in messages:
+        if m.acked or m.generation_id != generation:
+            continue
+        if m.tp not in lowest or m.offset < lowest[m.tp]:
+            lowest[m.tp] = m.offset
+    return lowest
+
+
 class Consumer(faust_aiokafka.Consumer):
+    """faust's aiokafka consumer; its commits never pass an event that is not acked.
+
+    faust commits, per partition, the first run of consecutive acked offsets. It checks
+    that the run starts at the committed offset only when that offset is known and not
+    0, and then lets a run start one past it: with offsets 0-1 (or, after a commit at
+    10, offset 10) still unacked and the next ones acked, it commits past them. The live
+    agents ack out of order on purpose (a source message waiting for its lineage
+    verdict keeps an extra reference while later ones are acked), and faust acks events
+    delivered before a rebalance when it skips them after it; a crash after such a
+    commit would lose the events passed over. Here a commit stops below the lowest
+    event delivered and not acked, and acks of events from before the last rebalance
+    are not counted (their partitions were sought back; the events come again).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Computed once per commit (`_filter_committable_offsets`), read per partition.
+        self._lowest_unacked: dict[Any, int] = {}
+
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def ack(self, message: Any) -> bool:
+        if message.generation_id != self.app.consumer_generation_id:
+            return False
+        return super().ack(message)
+
+    async def on_partitions_assigned(self, assigned: set[Any], generation_id: int = 0) -> None:
+        # Acks since the revocation are of events delivered before it (nothing was
+        # assigned in between): the partitions restart from their committed offsets.
+        for tp in assigned:
+            self._acked.pop(tp, None)
+            self._acked_index.pop(tp, None)
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    def _filter_committable_offsets(self, tps: Iterable[Any]) -> dict[Any, int]:
+        generation = self.app.consumer_generation_id
+        self._lowest_unacked = lowest_unacked(list(self._unacked_messages), generation)
+        return super()._filter_committable_offsets(tps)
+
+    def _new_offset(self, tp: Any) -> int | None:
+        acked = self._acked[tp]
+        lowest = self._lowest_unacked.get(tp)
+        if acked and lowest is not None and lowest < min(acked):
+            return None  # the acked run starts above an event still unacked
+        return super()._new_offset(tp)
 
     async def _getmany(self, active_partitions: Any, timeout: float) -> Any:
         # faust's fetcher waits up to 1 s for records of the partitions active when it
@@ -268,8 +328,53 @@ class Consumer(faust_aiokafka.Consumer):
         return cast(ConsumerThread, self._thread).new_client()
 
 
+class ProducerBuffer(FaustProducerBuffer):
+    """faust's producer buffer, with a flush that waits for every message put in it.
+
+    Table rows reach their changelog through this buffer, and faust flushes the
+    producer before it commits the offsets of the events that changed them. faust's
+    `flush` returns as soon as no message leaves the buffer within 0.1 s (a send waiting
+    for room in aiokafka's batch, or an event loop busy with a flush of many rows), with
+    messages still waiting, and the commit goes on: after a kill -9 in that window the
+    events are committed but their rows never reached the changelog, so the partition's
+    next owner undercounts. Nor does it wait for the message being handed to aiokafka
+    at that moment, which aiokafka's own flush cannot see yet.
+    """
+
+    sending = 0  # messages taken from the queue and not yet handed to aiokafka
+
+    async def _send_pending(self, fut: FutureMessage) -> None:
+        self.sending += 1
+        try:
+            await super()._send_pending(fut)
+        finally:
+            self.sending -= 1
+
+    async def flush(self) -> None:
+        while self.size or self.sending:
+            if self.state != "running" and self.size:
+                raise RuntimeError("Cannot flush: Producer not Running")
+            self.message_sent.clear()
+            # A bounded wait, then look again: a send that fails sets no event.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.message_sent.wait(), timeout=0.1)
+
+
+class Producer(faust_aiokafka.Producer):
+    """faust's aiokafka producer with the `ProducerBuffer` above."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        buffer = ProducerBuffer(loop=self.loop, beacon=self.beacon)
+        buffer.app = self.app
+        if self.threaded_producer is not None:
+            buffer.threaded_producer = self.threaded_producer
+        self.buffer = buffer
+
+
 class Transport(faust_aiokafka.Transport):
     Consumer = Consumer
+    Producer = Producer
 
 
 def broker_url(settings: Settings) -> str:
