@@ -271,11 +271,18 @@ class Consumer(faust_aiokafka.Consumer):
     0, and then lets a run start one past it: with offsets 0-1 (or, after a commit at
     10, offset 10) still unacked and the next ones acked, it commits past them. The live
     agents ack out of order on purpose (a source message waiting for its lineage
-    verdict keeps an extra reference while later ones are acked), and faust acks events
-    delivered before a rebalance when it skips them after it; a crash after such a
-    commit would lose the events passed over. Here a commit stops below the lowest
-    event delivered and not acked, and acks of events from before the last rebalance
-    are not counted (their partitions were sought back; the events come again).
+    verdict keeps an extra reference while later ones are acked). And between a
+    revocation and the end of the recovery that follows, faust acks the events it
+    skips (fetched before the revocation), while the write-behind has dropped the
+    unwritten events before them: a commit then (one in progress took 2.6 s to land
+    on the dev broker, after the new assignment read its committed offsets) moved the
+    partition past updates nobody had written, and its owner, the same worker, never
+    read them again.
+
+    So a commit stops below the lowest event delivered and not acked; no commit is
+    computed while flow control is suspended (a rebalance); and acks in that window or
+    of events from an earlier rebalance are not counted (their partitions are sought
+    back to the committed offset and the events come again).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -287,7 +294,8 @@ class Consumer(faust_aiokafka.Consumer):
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def ack(self, message: Any) -> bool:
-        if message.generation_id != self.app.consumer_generation_id:
+        app = self.app
+        if not app.flow_control.is_active() or message.generation_id != app.consumer_generation_id:
             return False
         return super().ack(message)
 
@@ -300,6 +308,8 @@ class Consumer(faust_aiokafka.Consumer):
         await super().on_partitions_assigned(assigned, generation_id)
 
     def _filter_committable_offsets(self, tps: Iterable[Any]) -> dict[Any, int]:
+        if not self.app.flow_control.is_active():
+            return {}
         generation = self.app.consumer_generation_id
         self._lowest_unacked = lowest_unacked(list(self._unacked_messages), generation)
         return super()._filter_committable_offsets(tps)

@@ -112,6 +112,7 @@ def acking_consumer(generation: int = 1) -> Any:
     app = faust.App("commit-test", broker="wordstream-kafka://localhost:1")
     app.topics.acks_enabled_for = lambda topic: True  # type: ignore[method-assign]
     app.consumer_generation_id = generation
+    app.flow_control.resume()  # as after a recovery: events flow
     consumer = app.consumer
     assert isinstance(consumer, Consumer)
     return consumer
@@ -174,12 +175,18 @@ def test_acks_of_events_delivered_before_a_rebalance_are_not_committed(
     # what is under test.
     monkeypatch.setattr(faust_aiokafka_base, "on_partitions_assigned", faust_assigned)
     consumer = acking_consumer(generation=1)
+    flow = consumer.app.flow_control
     before = delivered(consumer, range(20, 25), generation=1)
-    before[-1].ack(consumer)  # skipped and acked by faust during the rebalance
+    before[0].ack(consumer)
+    flow.suspend()  # a revocation: 21-22 were held unwritten and are dropped
+    before[-1].ack(consumer)  # skipped and acked by faust while suspended
+    before[-2].ack(consumer)
+    assert consumer._filter_committable_offsets({TP0}) == {}  # no commit meanwhile
     asyncio.run(consumer.on_partitions_assigned({TP0}, generation_id=2))
-    before[-2].ack(consumer)  # acked after it
-    again = delivered(consumer, range(20, 22), generation=2)  # sought back to 20
+    flow.resume()
+    before[1].ack(consumer)  # acked after it
+    again = delivered(consumer, range(21, 23), generation=2)  # sought back to 21
     again[1].ack(consumer)
     assert consumer._filter_committable_offsets({TP0}) == {}
     again[0].ack(consumer)
-    assert consumer._filter_committable_offsets({TP0}) == {TP0: 22}
+    assert consumer._filter_committable_offsets({TP0}) == {TP0: 23}
