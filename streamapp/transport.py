@@ -29,7 +29,7 @@ from aiokafka.coordinator.protocol import (
     ConsumerProtocolMemberAssignment,
     ConsumerProtocolMemberMetadata,
 )
-from aiokafka.errors import for_code
+from aiokafka.errors import IllegalStateError, for_code
 from aiokafka.protocol.group import JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -289,6 +289,7 @@ class Consumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         # Computed once per commit (`_filter_committable_offsets`), read per partition.
         self._lowest_unacked: dict[Any, int] = {}
+        self._fetched: Any = None
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -313,6 +314,56 @@ class Consumer(faust_aiokafka.Consumer):
         generation = self.app.consumer_generation_id
         self._lowest_unacked = lowest_unacked(list(self._unacked_messages), generation)
         return super()._filter_committable_offsets(tps)
+
+    async def _wait_next_records(self, timeout: float) -> Any:
+        records, active_partitions = await super()._wait_next_records(timeout)
+        self._fetched = records  # what `getmany` is about to hand out
+        return records, active_partitions
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
+        """faust's `getmany`, which reads the consumer's position back where it stopped.
+
+        aiokafka's position is already past every record it returned. faust's
+        `getmany` stops handing them out when flow control pauses or the group
+        generation changes, and leaves out records of partitions that are not active;
+        the records not handed out were then never read, unless a rebalance sought the
+        partition back. A failover run lost one update record that way (offset 27 of a
+        partition: the survivor read 26, then 28). Here each partition with records left
+        over is sought back to the first of them.
+        """
+        self._fetched = None
+        generation = self.app.consumer_generation_id
+        handed: dict[Any, int] = {}
+        try:
+            async for tp, message in super().getmany(timeout):
+                handed[tp] = message.offset
+                yield tp, message
+        finally:
+            await self._seek_back(self._fetched, handed, generation)
+
+    async def _seek_back(self, fetched: Any, handed: Mapping[Any, int], generation: Any) -> None:
+        """Seek each partition of `fetched` back to its first record not in `handed`."""
+        app = self.app
+        if not fetched or self.should_stop or app.consumer_generation_id != generation:
+            return  # a rebalance since: the new assignment seeks to the committed offsets
+        if not app.flow_control.is_active():
+            return  # a rebalance under way: the same
+        try:
+            assignment = self.assignment()
+        except IllegalStateError:
+            return
+        for tp, records in fetched.items():
+            last = handed.get(tp)
+            if not records or (last is not None and records[-1].offset <= last):
+                continue  # all handed out: the usual case
+            first = next(r.offset for r in records if last is None or r.offset > last)
+            if tp in assignment:
+                log.info(
+                    "%s: records from offset %d were not handed out: reading them again",
+                    tp,
+                    first,
+                )
+                await self.seek(tp, first)
 
     def _new_offset(self, tp: Any) -> int | None:
         acked = self._acked[tp]

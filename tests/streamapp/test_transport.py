@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import faust
 import pytest
+from aiokafka.structs import ConsumerRecord
 from faust.transport.consumer import Consumer as faust_aiokafka_base
 from faust.transport.consumer import ThreadDelegateConsumer
 from faust.types import TP
@@ -190,3 +191,78 @@ def test_acks_of_events_delivered_before_a_rebalance_are_not_committed(
     assert consumer._filter_committable_offsets({TP0}) == {}
     again[0].ack(consumer)
     assert consumer._filter_committable_offsets({TP0}) == {TP0: 23}
+
+
+def fetched(offsets: range) -> list[ConsumerRecord[bytes, bytes]]:
+    return [ConsumerRecord("source", 0, o, 0, 0, None, b"", None, 0, 0, ()) for o in offsets]
+
+
+@pytest.mark.parametrize("case", ["flow-paused-midway", "partition-not-active", "all-handed"])
+def test_records_fetched_but_not_handed_out_are_read_again(
+    monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    # aiokafka's position is past every record it returned; faust's getmany stops
+    # handing them out when the consumer's flow pauses, and leaves out records of
+    # partitions that are not active: those records were never read.
+    consumer = acking_consumer()
+    active = set() if case == "partition-not-active" else {TP0}
+
+    async def faust_wait_next_records(self: Any, timeout: float) -> Any:
+        return {TP0: fetched(range(26, 30))}, active
+
+    monkeypatch.setattr(faust_aiokafka_base, "_wait_next_records", faust_wait_next_records)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 30)
+    monkeypatch.setattr(consumer, "assignment", lambda: {TP0})
+    sought: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        sought.append((tp, offset))
+
+    monkeypatch.setattr(consumer, "seek", seek)
+    consumer.flow_active = True
+
+    async def read() -> list[int]:
+        offsets = []
+        async for _, message in consumer.getmany(timeout=0.1):
+            offsets.append(message.offset)
+            if case == "flow-paused-midway":
+                consumer.flow_active = False  # faust's getmany stops after this one
+        return offsets
+
+    handed = asyncio.run(read())
+    expected = {
+        "flow-paused-midway": ([26], [(TP0, 27)]),
+        "partition-not-active": ([], [(TP0, 26)]),
+        "all-handed": ([26, 27, 28, 29], []),
+    }
+    assert (handed, sought) == expected[case]
+
+
+def test_no_record_is_sought_back_across_a_rebalance(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A new assignment seeks to the committed offsets itself; a seek to where the old
+    # one stopped could skip what lies between.
+    consumer = acking_consumer(generation=1)
+
+    async def faust_wait_next_records(self: Any, timeout: float) -> Any:
+        return {TP0: fetched(range(26, 30))}, {TP0}
+
+    monkeypatch.setattr(faust_aiokafka_base, "_wait_next_records", faust_wait_next_records)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 30)
+    monkeypatch.setattr(consumer, "assignment", lambda: {TP0})
+    sought: list[int] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        sought.append(offset)
+
+    monkeypatch.setattr(consumer, "seek", seek)
+    consumer.flow_active = True
+
+    async def read() -> list[int]:
+        offsets = []
+        async for _, message in consumer.getmany(timeout=0.1):
+            offsets.append(message.offset)
+            consumer.app.consumer_generation_id = 2  # rebalanced meanwhile
+        return offsets
+
+    assert asyncio.run(read()) == [26]
+    assert sought == []
