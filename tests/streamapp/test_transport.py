@@ -7,13 +7,14 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any, cast
 
 import faust
 import pytest
 from aiokafka.structs import ConsumerRecord
-from faust.transport.consumer import Consumer as faust_aiokafka_base
+from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.consumer import ThreadDelegateConsumer
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
@@ -174,7 +175,7 @@ def test_acks_of_events_delivered_before_a_rebalance_are_not_committed(
 
     # faust's own assignment work (recovery, seeks) needs a broker; what it is handed is
     # what is under test.
-    monkeypatch.setattr(faust_aiokafka_base, "on_partitions_assigned", faust_assigned)
+    monkeypatch.setattr(FaustConsumer, "on_partitions_assigned", faust_assigned)
     consumer = acking_consumer(generation=1)
     flow = consumer.app.flow_control
     before = delivered(consumer, range(20, 25), generation=1)
@@ -197,20 +198,17 @@ def fetched(offsets: range) -> list[ConsumerRecord[bytes, bytes]]:
     return [ConsumerRecord("source", 0, o, 0, 0, None, b"", None, 0, 0, ()) for o in offsets]
 
 
-@pytest.mark.parametrize("case", ["flow-paused-midway", "partition-not-active", "all-handed"])
-def test_records_fetched_but_not_handed_out_are_read_again(
-    monkeypatch: pytest.MonkeyPatch, case: str
-) -> None:
-    # aiokafka's position is past every record it returned; faust's getmany stops
-    # handing them out when the consumer's flow pauses, and leaves out records of
-    # partitions that are not active: those records were never read.
-    consumer = acking_consumer()
-    active = set() if case == "partition-not-active" else {TP0}
+def fetching_consumer(
+    monkeypatch: pytest.MonkeyPatch, active: set[TP]
+) -> tuple[Any, list[tuple[TP, int]]]:
+    """A consumer whose next fetch returns TP0's offsets 26-29 (`active`: the partitions
+    faust counts as active), and the seeks it makes."""
+    consumer = acking_consumer(generation=1)
 
     async def faust_wait_next_records(self: Any, timeout: float) -> Any:
         return {TP0: fetched(range(26, 30))}, active
 
-    monkeypatch.setattr(faust_aiokafka_base, "_wait_next_records", faust_wait_next_records)
+    monkeypatch.setattr(FaustConsumer, "_wait_next_records", faust_wait_next_records)
     monkeypatch.setattr(consumer, "highwater", lambda tp: 30)
     monkeypatch.setattr(consumer, "assignment", lambda: {TP0})
     sought: list[tuple[TP, int]] = []
@@ -220,16 +218,38 @@ def test_records_fetched_but_not_handed_out_are_read_again(
 
     monkeypatch.setattr(consumer, "seek", seek)
     consumer.flow_active = True
+    return consumer, sought
+
+
+def read_one_fetch(consumer: Any, after_each: Callable[[], None]) -> list[int]:
+    """The offsets `consumer.getmany` hands out, calling `after_each` after each one."""
 
     async def read() -> list[int]:
         offsets = []
         async for _, message in consumer.getmany(timeout=0.1):
             offsets.append(message.offset)
-            if case == "flow-paused-midway":
-                consumer.flow_active = False  # faust's getmany stops after this one
+            after_each()
         return offsets
 
-    handed = asyncio.run(read())
+    return asyncio.run(read())
+
+
+@pytest.mark.parametrize("case", ["flow-paused-midway", "partition-not-active", "all-handed"])
+def test_records_fetched_but_not_handed_out_are_read_again(
+    monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    # aiokafka's position is past every record it returned; faust's getmany stops
+    # handing them out when the consumer's flow pauses, and leaves out records of
+    # partitions that are not active: those records were never read.
+    consumer, sought = fetching_consumer(
+        monkeypatch, set() if case == "partition-not-active" else {TP0}
+    )
+
+    def after_each() -> None:
+        if case == "flow-paused-midway":
+            consumer.flow_active = False  # faust's getmany stops after this one
+
+    handed = read_one_fetch(consumer, after_each)
     expected = {
         "flow-paused-midway": ([26], [(TP0, 27)]),
         "partition-not-active": ([], [(TP0, 26)]),
@@ -241,28 +261,10 @@ def test_records_fetched_but_not_handed_out_are_read_again(
 def test_no_record_is_sought_back_across_a_rebalance(monkeypatch: pytest.MonkeyPatch) -> None:
     # A new assignment seeks to the committed offsets itself; a seek to where the old
     # one stopped could skip what lies between.
-    consumer = acking_consumer(generation=1)
+    consumer, sought = fetching_consumer(monkeypatch, {TP0})
 
-    async def faust_wait_next_records(self: Any, timeout: float) -> Any:
-        return {TP0: fetched(range(26, 30))}, {TP0}
+    def rebalanced() -> None:
+        consumer.app.consumer_generation_id = 2
 
-    monkeypatch.setattr(faust_aiokafka_base, "_wait_next_records", faust_wait_next_records)
-    monkeypatch.setattr(consumer, "highwater", lambda tp: 30)
-    monkeypatch.setattr(consumer, "assignment", lambda: {TP0})
-    sought: list[int] = []
-
-    async def seek(tp: TP, offset: int) -> None:
-        sought.append(offset)
-
-    monkeypatch.setattr(consumer, "seek", seek)
-    consumer.flow_active = True
-
-    async def read() -> list[int]:
-        offsets = []
-        async for _, message in consumer.getmany(timeout=0.1):
-            offsets.append(message.offset)
-            consumer.app.consumer_generation_id = 2  # rebalanced meanwhile
-        return offsets
-
-    assert asyncio.run(read()) == [26]
+    assert read_one_fetch(consumer, rebalanced) == [26]
     assert sought == []
