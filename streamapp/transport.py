@@ -273,11 +273,10 @@ class Consumer(faust_aiokafka.Consumer):
     agents ack out of order on purpose (a source message waiting for its lineage
     verdict keeps an extra reference while later ones are acked). And between a
     revocation and the end of the recovery that follows, faust acks the events it
-    skips (fetched before the revocation), while the write-behind has dropped the
-    unwritten events before them: a commit then (one in progress took 2.6 s to land
-    on the dev broker, after the new assignment read its committed offsets) moved the
-    partition past updates nobody had written, and its owner, the same worker, never
-    read them again.
+    skips (fetched before the revocation) while the write-behind has dropped the
+    unwritten events before them; a commit computed then can land after the new
+    assignment read its committed offsets, and the partition's owner, even the same
+    worker, never reads those updates again (docs/live.md, "Write-behind").
 
     So a commit stops below the lowest event delivered and not acked; no commit is
     computed while flow control is suspended (a rebalance); and acks in that window or
@@ -327,9 +326,8 @@ class Consumer(faust_aiokafka.Consumer):
         `getmany` stops handing them out when flow control pauses or the group
         generation changes, and leaves out records of partitions that are not active;
         the records not handed out were then never read, unless a rebalance sought the
-        partition back. A failover run lost one update record that way (offset 27 of a
-        partition: the survivor read 26, then 28). Here each partition with records left
-        over is sought back to the first of them.
+        partition back. Here each partition with records left over is sought back to
+        the first of them.
         """
         self._fetched = None
         generation = self.app.consumer_generation_id
