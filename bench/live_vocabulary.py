@@ -1,7 +1,8 @@
 """The live layer at a large vocabulary: memory, throughput, view and page latency.
 
     .venv/bin/python bench/live_vocabulary.py [--messages 100000] [--clients 10]
-                                              [--poll-interval 0.1]
+                                              [--poll-interval 0.1] [--steady-rate 250]
+                                              [--steady-seconds 30]
 
 Starts a dev broker, one worker (the full live layer) and the report app (gunicorn,
 `web:create_app`, reading that worker) on free ports. Then, while `--clients` client
@@ -10,10 +11,15 @@ in turn, pausing `--poll-interval` s between rounds, and a probe sends one messa
 a new word every 0.5 s and times how long until `/word/` shows it, it produces
 `--messages` messages of a natural vocabulary (10 words from a 5,000-word Zipf
 vocabulary) and then `--messages` messages of ten distinct random 8-letter words each,
-timing each phase until every word is counted. The worker's RSS is sampled every
-second; `rss_mb` is its peak. Last line: JSON with `distinct_words`, `rss_mb`,
-`distinct_msg_s`, `natural_msg_s`, `distinct_over_natural`, `top_p95_ms`,
-`page_p95_ms`, `visible_p95_s`.
+timing each phase until every word is counted. Then, with the million words in the
+tables, it sends `--steady-rate` messages/s of new distinct words for `--steady-seconds`
+(below what the worker counts, as a live stream is): `visible_p95_s` is the probes' p95
+of that phase; during the floods a probe waits behind the backlog, which measures the
+backlog (printed as `flood probes`). The worker's RSS is sampled every second; `rss_mb`
+is its peak; `loop lag` is the worker's `wordstream_loop_lag_seconds` (how long its
+event loop ran one piece of work without a turn). Last line: JSON with
+`distinct_words`, `rss_mb`, `distinct_msg_s`, `natural_msg_s`, `distinct_over_natural`,
+`top_p95_ms`, `page_p95_ms`, `visible_p95_s`.
 """
 
 from __future__ import annotations
@@ -98,12 +104,14 @@ class Probe(threading.Thread):
         self.producer = producer(bootstrap)
         self.topic, self.worker = topic, worker
         self.sent = 0
-        self.visible: list[float] = []
+        self.phase = "flood"  # set by the caller: each probe is filed under its phase
+        self.visible: dict[str, list[float]] = {}
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(0.5):
             word = f"probe{self.sent}x"
+            phase = self.phase
             start = time.monotonic()
             self.producer.produce(self.topic, word.encode())
             self.producer.flush(10)
@@ -111,7 +119,7 @@ class Probe(threading.Thread):
             while not self.stop.is_set():
                 try:
                     if self.worker.get(f"/word/{word}").get("count", 0) >= 1:
-                        self.visible.append(time.monotonic() - start)
+                        self.visible.setdefault(phase, []).append(time.monotonic() - start)
                         break
                 except OSError:
                     pass
@@ -143,6 +151,56 @@ def count_phase(
         time.sleep(0.1)
 
 
+def steady_phase(
+    broker: Broker,
+    topic: str,
+    worker: Worker,
+    rate: int,
+    seconds: float,
+    before: float,
+    probe: Probe,
+) -> None:
+    """`rate` messages/s of new distinct words for `seconds`, then wait until counted."""
+    values = distinct_messages(int(rate * seconds), seed=12)
+    p = producer(broker.bootstrap)
+    probes_before = probe.sent
+    probe.phase = "steady"
+    start = time.monotonic()
+    for i, value in enumerate(values):
+        # Paced by the clock (not by sleeps), so a slow round does not lower the rate.
+        wait = start + i / rate - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        p.produce(topic, value)
+        p.poll(0)
+    p.flush(60)
+    probe.stop.set()
+    words = sum(len(v.split()) for v in values)
+    while worker.metric("wordstream_live_entries_applied_total") < (
+        before + words + probe.sent - probes_before
+    ):
+        if worker.proc.poll() is not None:
+            raise RuntimeError(f"worker exited; see {worker.log.name}")
+        time.sleep(0.1)
+
+
+def loop_lag(worker: Worker) -> str:
+    """The worker's event-loop lag histogram as 'share of turns above each bound'."""
+    with urllib.request.urlopen(worker.url + "/metrics", timeout=10) as resp:
+        lines = resp.read().decode().splitlines()
+    buckets = {
+        line.split('le="')[1].split('"')[0]: float(line.split()[-1])
+        for line in lines
+        if line.startswith("wordstream_loop_lag_seconds_bucket")
+    }
+    total = buckets.get("+Inf", 0.0)
+    if not total:
+        return "no samples"
+    return ", ".join(
+        f"> {le} s: {(total - n) / total:.1%}" for le, n in buckets.items() if le != "+Inf"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000)
@@ -150,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     # Each client pauses between rounds: a closed loop with no pause keeps the worker's
     # event loop busy answering by construction, whatever the views cost.
     parser.add_argument("--poll-interval", type=float, default=0.1)
+    parser.add_argument("--steady-rate", type=int, default=250)
+    parser.add_argument("--steady-seconds", type=float, default=30.0)
     args = parser.parse_args(argv)
     # A plain kill still stops the worker, the web app and the broker (the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -215,11 +275,20 @@ def main(argv: list[str] | None = None) -> int:
             probe.start()
             natural_s, applied = count_phase(broker, topic, worker, natural, 0.0, probe)
             print(f"natural: {n} messages in {natural_s:.1f} s", flush=True)
-            distinct_s, _ = count_phase(broker, topic, worker, distinct, applied, probe)
+            distinct_s, applied = count_phase(broker, topic, worker, distinct, applied, probe)
             print(f"distinct: {n} messages in {distinct_s:.1f} s", flush=True)
+            steady_phase(
+                broker,
+                topic,
+                worker,
+                args.steady_rate,
+                args.steady_seconds,
+                applied,
+                probe,
+            )
             peak[0] = max(peak[0], rss_mb(worker.proc.pid))
-            probe.stop.set()
             poll_stop.set()
+            lag = loop_lag(worker)
             polled = results.get(timeout=120)
             pollers.join(60)
             top = worker.get("/top?n=3")
@@ -235,10 +304,13 @@ def main(argv: list[str] | None = None) -> int:
             web_log.close()
             worker.stop()
     print(f"top 3 at the end: {top}")
+    flood, steady = probe.visible.get("flood", []), probe.visible.get("steady", [])
     print(
         f"polls: {len(polled['top'])} /top, {len(polled['page'])} page, "
-        f"{len(polled['errors'])} errors; probes: {len(probe.visible)}"
+        f"{len(polled['errors'])} errors; flood probes: {len(flood)}, p95 {p95(flood):.1f} s; "
+        f"steady probes: {len(steady)} at {args.steady_rate} msg/s"
     )
+    print(f"loop lag: {lag}")
     natural_rate, distinct_rate = n / natural_s, n / distinct_s
     print(
         json.dumps(
@@ -250,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                 "distinct_over_natural": round(distinct_rate / natural_rate, 3),
                 "top_p95_ms": round(p95(polled["top"]) * 1000, 1),
                 "page_p95_ms": round(p95(polled["page"]) * 1000, 1),
-                "visible_p95_s": round(p95(probe.visible), 3),
+                "visible_p95_s": round(p95(steady), 3),
             }
         )
     )

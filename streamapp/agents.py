@@ -32,6 +32,7 @@ from streamapp.archive.core import encode_record
 from streamapp.lineage import Lineage, Seen
 from streamapp.pending import Row, WriteBehind
 from streamapp.topn import TopN, TopRow
+from streamapp.turns import in_turns
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,31 @@ async def _send_update(key: bytes, value: bytes, partition: int) -> None:
     )
 
 
-async def _send_batch(records: dict[counting.Source, list[counting.Record]]) -> None:
+def _prepare(
+    records: dict[counting.Source, list[counting.Record]],
+) -> tuple[counting.Batch, dict[int, bytes]]:
+    """The batch's updates, aggregated and encoded one record per table partition."""
     batch = counting.aggregate(records)
+    return batch, counting.encode_partitions(batch, PARTITIONS)
+
+
+# The agent and the timer that settles held messages both send batches: one at a time,
+# so a source partition's updates leave in the order they were prepared.
+_sending = asyncio.Lock()
+
+
+async def _send_batch(records: dict[counting.Source, list[counting.Record]]) -> None:
+    async with _sending:
+        # Pure, and proportional to the batch's distinct words (tens of thousands at a
+        # large vocabulary): in a thread, so the event loop answers views meanwhile
+        # (the GIL is handed over every few milliseconds).
+        batch, payloads = await asyncio.to_thread(_prepare, records)
+        await _send_prepared(batch, payloads, sum(map(len, records.values())))
+
+
+async def _send_prepared(
+    batch: counting.Batch, payloads: dict[int, bytes], n_messages: int
+) -> None:
     for source, record in batch.rejected:
         await dlq_topic.send(
             key=record.key,
@@ -140,11 +164,10 @@ async def _send_batch(records: dict[counting.Source, list[counting.Record]]) -> 
         )
     # One record per table partition: each word's update still lands in the partition
     # that owns the word, and faust's per-record cost is paid 4 times, not per word.
-    for partition, payload in sorted(counting.encode_partitions(batch, PARTITIONS).items()):
+    for partition, payload in sorted(payloads.items()):
         await _send_update(str(partition).encode(), payload, partition)
     UPDATES_SENT.inc(sum(len(part.words) for part in batch.slices.values()) + 1)
     REJECTED.inc(len(batch.rejected))
-    n_messages = sum(map(len, records.values()))
     BATCH_SIZE.observe(n_messages)
     MESSAGES.inc(n_messages - len(batch.rejected))
 
@@ -360,22 +383,27 @@ class Tops:
 tops = Tops()
 
 
-def _fold(event: EventT, now: float) -> None:
+async def _fold(event: EventT, now: float) -> bool:
     """Fold one partition record into that partition's unwritten rows (no table write).
 
     The event's partition owns every key in the record, and is also the partition whose
-    RocksDB a `table.get` reads while the event is current.
+    RocksDB a `table.get` reads while the event is current. The words are folded
+    `LIVE_TURN_ITEMS` per event-loop turn; False if the partition's rows were dropped
+    (a rebalance) meanwhile: the event is then not held, and its next owner replays it.
     """
     assert isinstance(event.value, bytes)  # the update topic's values are raw bytes
     update = counting.decode_partition(event.value)
     partition = event.message.partition
+    generation = pending.generation
     held = pending.partition(partition, now)
     rows = held.words
     top = tops.get(partition)
     labels = update.labels
     retention = settings.live_hours_retention
     added = skipped = 0
-    for word, spans in update.words.items():
+    async for word, spans in in_turns(update.words.items(), settings.live_turn_items):
+        if pending.generation != generation:
+            return False
         row = rows.get(word)
         if row is None:
             row = pending.clean_word(word)
@@ -393,6 +421,7 @@ def _fold(event: EventT, now: float) -> None:
     held.events.append(event)
     ENTRIES_APPLIED.inc(added)
     ENTRIES_SKIPPED.inc(skipped)
+    return True
 
 
 async def _flush(partition: int) -> None:
@@ -402,7 +431,8 @@ async def _flush(partition: int) -> None:
     changelog partition (and RocksDB) of the current event. Each row written queues a
     changelog record in faust's producer buffer, which sends them one at a time; with a
     large vocabulary a flush writes many rows, so it pauses whenever
-    `LIVE_CHANGELOG_BACKLOG` records wait, which bounds that buffer's memory.
+    `LIVE_CHANGELOG_BACKLOG` records wait, which bounds that buffer's memory, and hands
+    the event loop over every `LIVE_TURN_ITEMS` rows.
     """
     held = pending.take(partition)
     if held is None:
@@ -418,16 +448,17 @@ async def _flush(partition: int) -> None:
     buffer = app.producer.buffer
     backlog = settings.live_changelog_backlog
     written = 0
-    for word, row in held.words.items():
-        word_table[word] = row
-        written += 1
+    async for word, row in in_turns(held.words.items(), settings.live_turn_items):
         if buffer.size >= backlog:
             while buffer.size >= backlog // 2:
                 await buffer.flush_atmost(backlog // 2)
-            if pending.generation != generation:
-                # Revoked meanwhile: the rest is replayed by the new owner; ack nothing.
-                ROWS_WRITTEN.inc(written)
-                return
+        if pending.generation != generation:
+            # Revoked meanwhile (a row written now would go to a partition another
+            # worker owns): the rest is replayed by the new owner; ack nothing.
+            ROWS_WRITTEN.inc(written)
+            return
+        word_table[word] = row
+        written += 1
     ROWS_WRITTEN.inc(written + (held.totals is not None))
     # faust flushes the producer (these changelog records) before it commits the acks.
     for event in held.events:
@@ -455,7 +486,8 @@ async def apply_updates(stream: StreamT[bytes]) -> None:
         if event.value == counting.TICK and not pending.holds(partition):
             event.ack()  # nothing held before it: acking it cannot pass an unacked event
             continue
-        _fold(event, now)
+        if not await _fold(event, now):
+            continue
         if pending.due(partition, now):
             await _flush(partition)
 

@@ -98,6 +98,10 @@ class Settings:
     # LIVE_TOP_REBUILD_SLICE: word rows read per event-loop turn when a partition's top
     # words must be rebuilt from its rows (state written before the `live-top` table)
     live_top_rebuild_slice: int = 2000
+    # LIVE_TURN_ITEMS: words folded, or word rows written, per event-loop turn; between
+    # turns the worker answers its views (a large vocabulary's update record or flush is
+    # tens of thousands of rows, which in one go held every view still)
+    live_turn_items: int = 500
     # ROCKSDB_BLOCK_CACHE_BYTES: RocksDB block cache of each table partition's database
     # (faust's default is 2 GiB each)
     rocksdb_block_cache_bytes: int = 16 * 1024 * 1024
@@ -260,6 +264,7 @@ class Settings:
             "kafka_producer_batch_bytes",
             "kafka_max_poll_records",
             "live_batch_max",
+            "live_turn_items",
             "live_batch_within_ms",
             "live_flush_interval_ms",
             "live_flush_rows",

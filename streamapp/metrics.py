@@ -9,12 +9,22 @@ metrics with the same labels, looking each child up once.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from faust.sensors.monitor import Monitor
 from faust.sensors.prometheus import PrometheusMonitor, setup_prometheus_sensors
 from faust.types import TP, AppT, CollectionT, EventT, StreamT
 from faust.types.tuples import Message
+from prometheus_client import Histogram
+
+LOOP_LAG = Histogram(
+    "wordstream_loop_lag_seconds",
+    "How late the worker's event loop woke a task due every LOOP_LAG_INTERVAL_S: the "
+    "longest piece of work it ran without handing the loop over (views wait that long)",
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+LOOP_LAG_INTERVAL_S = 0.1
 
 
 class CachedPrometheusMonitor(PrometheusMonitor):
@@ -77,3 +87,13 @@ def setup_metrics(app: AppT, pattern: str = "/metrics") -> None:
     """faust's Prometheus page and metrics at `pattern`, with the cached sensor."""
     setup_prometheus_sensors(app, pattern=pattern, name_prefix="faust")
     app.monitor = CachedPrometheusMonitor(metrics=app.monitor._metrics)  # type: ignore[attr-defined]
+    app.task(watch_loop_lag)
+
+
+async def watch_loop_lag() -> None:
+    """Observe, every LOOP_LAG_INTERVAL_S, how late the event loop woke this task."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + LOOP_LAG_INTERVAL_S
+        await asyncio.sleep(LOOP_LAG_INTERVAL_S)
+        LOOP_LAG.observe(max(0.0, loop.time() - due))
