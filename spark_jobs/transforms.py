@@ -74,6 +74,7 @@ def date_key(file: Column) -> Column:
 # in context, against `words`. Texts with any other character go through the Python UDF.
 _NATIVE_CANDIDATES = range(0x0000, 0x0250)  # Basic Latin, Latin-1, Latin Extended-A/B
 _PY_WORD = re.compile(r"\w")
+_IN_S = "_in_s"
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,12 @@ class NativeTokenizer:
     fold_to: str  # ...and that character
     expansions: tuple[tuple[str, str], ...]  # characters whose casefold is longer ("ß", "ss")
     word_chars: str  # the `\w` characters of the folded alphabet
-    separators: str  # its other characters: the text is split on runs of these
 
     def accepts(self, text: Column) -> Column:
         """True where every character of `text` is in S (the JVM path is exact)."""
-        return text.rlike(r"\A[" + _java_class(self.alphabet) + r"]*\z")
+        # Deleting S's characters leaves nothing: one table lookup per character, cheaper
+        # here than a regex anchored at both ends.
+        return F.translate(text, self.alphabet, "") == ""
 
     def tokens(self, text: Column) -> Column:
         """`words(text)` as an array<string>, for texts that `accepts`."""
@@ -97,9 +99,10 @@ class NativeTokenizer:
         for char, folding in self.expansions:
             folded = F.replace(folded, F.lit(char), F.lit(folding))
         folded = F.translate(folded, self.fold_from, self.fold_to)
-        # Every character of the folded text is a word character or a separator.
-        pieces = F.split(folded, "[" + _java_class(self.separators) + "]+", -1)
-        return F.filter(pieces, lambda piece: piece != "")
+        # The maximal runs of the folded alphabet's word characters. Not `split` on the
+        # separators: Spark compiles a split's pattern again for every row, and the empty
+        # pieces at the ends would need a (not code-generated) higher-order filter.
+        return F.regexp_extract_all(folded, F.lit("[" + _java_class(self.word_chars) + "]+"), 0)
 
 
 def _java_class(chars: str) -> str:
@@ -152,26 +155,24 @@ def native_tokenizer() -> NativeTokenizer:
         fold_to="".join(f for _, f in ones),
         expansions=tuple((c, c.casefold()) for c in alphabet if len(c.casefold()) > 1),
         word_chars="".join(sorted(f for f in folded if _PY_WORD.match(f))),
-        separators="".join(sorted(f for f in folded if not _PY_WORD.match(f))),
     )
 
 
 def message_tokens(messages: DataFrame, payload: str = "value") -> DataFrame:
     """Replace the payload by its words (`tokens`, array<string>): JVM where exact, else UDF.
 
-    The two paths are separate filters, not one CASE WHEN: Spark evaluates a Python UDF
-    on every row of its input, whatever condition surrounds it.
+    One pass: the UDF is handed NULL for texts in S (Spark sends it every row of its
+    input, whatever condition surrounds the call), and the JVM's words are taken for them.
     """
     native = native_tokenizer()
     text = F.col(payload)
     others = [c for c in messages.columns if c != payload]
-    in_jvm = messages.filter(native.accepts(text)).select(
-        *others, native.tokens(text).alias("tokens")
-    )
-    in_python = messages.filter(~native.accepts(text)).select(
-        *others, words_udf(text).alias("tokens")
-    )
-    return in_jvm.unionByName(in_python)
+    # A column of its own, referenced twice below: Spark then computes it once per row
+    # rather than inlining it into both branches.
+    flagged = messages.select(*others, text, native.accepts(text).alias(_IN_S))
+    in_s = F.col(_IN_S)
+    tokens = F.coalesce(F.when(in_s, native.tokens(text)), words_udf(F.when(~in_s, text)))
+    return flagged.select(*others, tokens.alias("tokens"))
 
 
 def parse_records(lines: DataFrame, payload: str = "value") -> DataFrame:
