@@ -86,6 +86,7 @@ class NativeTokenizer:
     fold_to: str  # ...and that character
     expansions: tuple[tuple[str, str], ...]  # characters whose casefold is longer ("ß", "ss")
     word_chars: str  # the `\w` characters of the folded alphabet
+    separators: str  # its other characters: words are the runs of anything else
 
     def accepts(self, text: Column) -> Column:
         """True where every character of `text` is in S (the JVM path is exact)."""
@@ -99,10 +100,12 @@ class NativeTokenizer:
         for char, folding in self.expansions:
             folded = F.replace(folded, F.lit(char), F.lit(folding))
         folded = F.translate(folded, self.fold_from, self.fold_to)
-        # The maximal runs of the folded alphabet's word characters. Not `split` on the
-        # separators: Spark compiles a split's pattern again for every row, and the empty
-        # pieces at the ends would need a (not code-generated) higher-order filter.
-        return F.regexp_extract_all(folded, F.lit("[" + _java_class(self.word_chars) + "]+"), 0)
+        # Every character of the folded text is a word character or a separator, so the
+        # words are the maximal runs of non-separators. The separators, not the word
+        # characters, make the class: they are few and nearly all below U+0100 (see
+        # `_java_class`). Not `split`: Spark compiles a split's pattern again for every
+        # row, and its empty pieces would need a (not code-generated) higher-order filter.
+        return F.regexp_extract_all(folded, F.lit("[^" + _java_class(self.separators) + "]+"), 0)
 
 
 def _java_class(chars: str) -> str:
@@ -155,6 +158,7 @@ def native_tokenizer() -> NativeTokenizer:
         fold_to="".join(f for _, f in ones),
         expansions=tuple((c, c.casefold()) for c in alphabet if len(c.casefold()) > 1),
         word_chars="".join(sorted(f for f in folded if _PY_WORD.match(f))),
+        separators="".join(sorted(f for f in folded if not _PY_WORD.match(f))),
     )
 
 

@@ -265,3 +265,15 @@ def test_hour_strings_match_python_for_any_timestamp(spark: SparkSession) -> Non
         datetime.fromtimestamp(s // 1000, UTC).strftime("%Y-%m-%dT%H:00:00Z") for s in stamps
     ]
     assert got == expected
+
+
+def test_tokenizing_reads_the_messages_once(spark: SparkSession) -> None:
+    """Both paths come from one pass: the messages are not scanned once per path."""
+    frame = spark.createDataFrame(
+        [(0, "Straße and café"), (1, "µ is not in S"), (2, "")], "offset LONG, value STRING"
+    )
+    tokens = T.message_tokens(frame)
+    plan = tokens._jdf.queryExecution().executedPlan().toString()
+    assert plan.count("Scan ExistingRDD") == 1, plan
+    got = {r["offset"]: r["tokens"] for r in tokens.collect()}
+    assert got == {0: ["strasse", "and", "café"], 1: ["\u03bc", "is", "not", "in", "s"], 2: []}
