@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from live_common import ROOT, Worker, create_topic, produce_all, producer, ten_word_messages
+from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.broker import Broker
 from devstack.ports import free_port, wait_for_port
@@ -187,11 +188,12 @@ def steady_phase(
 def loop_lag(worker: Worker) -> str:
     """The worker's event-loop lag histogram as 'share of turns above each bound'."""
     with urllib.request.urlopen(worker.url + "/metrics", timeout=10) as resp:
-        lines = resp.read().decode().splitlines()
+        text = resp.read().decode()
     buckets = {
-        line.split('le="')[1].split('"')[0]: float(line.split()[-1])
-        for line in lines
-        if line.startswith("wordstream_loop_lag_seconds_bucket")
+        sample.labels["le"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "wordstream_loop_lag_seconds_bucket"
     }
     total = buckets.get("+Inf", 0.0)
     if not total:
