@@ -34,6 +34,7 @@ from aiokafka.protocol.group import JoinGroupRequest, LeaveGroupRequest, SyncGro
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.producer import ProducerBuffer as FaustProducerBuffer
+from faust.types import TP
 from faust.types.tuples import FutureMessage
 
 from streamapp.config import Settings
@@ -227,6 +228,16 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         transport = cast(faust_aiokafka.Transport, self.transport)
         return await fetched_ends(lambda: self._create_client_consumer(transport), reported)
 
+    async def committed_offsets(self) -> dict[Any, int | None]:
+        """The group's committed offset of each assigned partition (None: nothing
+        committed), read from the broker; positions do not move."""
+        consumer = self._ensure_consumer()
+        return cast(dict[Any, int | None], await self.call_thread(self._committed, consumer))
+
+    @staticmethod
+    async def _committed(consumer: aiokafka.AIOKafkaConsumer) -> dict[Any, int | None]:
+        return {tp: await consumer.committed(tp) for tp in consumer.assignment()}
+
     def member_id(self) -> str | None:
         """This worker's member id in the group (None before it first joined)."""
         if self._consumer is None:
@@ -289,6 +300,10 @@ class Consumer(faust_aiokafka.Consumer):
         # Computed once per commit (`_filter_committable_offsets`), read per partition.
         self._lowest_unacked: dict[Any, int] = {}
         self._fetched: Any = None
+        # Positions asked for by other tasks, made by the fetching task (see `seek`):
+        # partition -> offset (None: nothing committed, the position stays).
+        self._moves: dict[Any, int | None] = {}
+        self._fetching_task: asyncio.Task[Any] | None = None
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -305,7 +320,59 @@ class Consumer(faust_aiokafka.Consumer):
         for tp in assigned:
             self._acked.pop(tp, None)
             self._acked_index.pop(tp, None)
+        # A move asked for in the old assignment: the recovery's seek replaces it.
+        self._moves.clear()
         await super().on_partitions_assigned(assigned, generation_id)
+
+    async def seek(self, partition: Any, offset: int) -> None:
+        """faust's seek, made by the task that fetches and hands out records.
+
+        Another task's seek (the recovery's seek to the committed offsets, after a
+        rebalance) races with that task: records it fetched before the seek were still
+        handed on after it, and it sets a partition's read offset after handing each
+        record on (a record can wait there, behind a full stream buffer, across a whole
+        rebalance), then drops records below that offset as already read, the ones the
+        seek meant to read again among them. After a kill's rebalance an update
+        partition's records 24-34, dropped unwritten at the revocation, were never read
+        again and 35 was handed on. So another task's seek is recorded here, and the
+        fetching task makes it before its next fetch; records of a partition with a
+        move pending are not handed on.
+        """
+        if self._fetching_task is None or asyncio.current_task() is self._fetching_task:
+            await super().seek(partition, offset)
+        else:
+            self._moves[partition] = offset
+
+    async def perform_seek(self) -> None:
+        """faust's seek of every assigned partition to its committed offset, made by the
+        fetching task (see `seek`)."""
+        committed = await cast(ConsumerThread, self._thread).committed_offsets()
+        self._committed_offset.update(
+            {TP(tp.topic, tp.partition): offset or None for tp, offset in committed.items()}
+        )
+        for tp, offset in committed.items():
+            self._moves[TP(tp.topic, tp.partition)] = offset if offset and offset > 0 else None
+        if self._fetching_task is None or asyncio.current_task() is self._fetching_task:
+            await self._make_moves()
+
+    async def _make_moves(self) -> None:
+        """Make the moves other tasks asked for (in the fetching task, before a fetch)."""
+        if not self._moves:
+            return
+        try:
+            assignment = self.assignment()
+        except IllegalStateError:
+            assignment = set()
+        while self._moves:
+            tp, offset = self._moves.popitem()
+            if tp not in assignment:
+                continue  # revoked since: its next owner starts at the committed offset
+            if offset is None:
+                # Nothing committed (or 0): the position is the one the assignment
+                # reset to, as aiokafka's seek_to_committed leaves it.
+                self._read_offset[tp] = None
+            else:
+                await super().seek(tp, offset)
 
     def _filter_committable_offsets(self, tps: Iterable[Any]) -> dict[Any, int]:
         if not self.app.flow_control.is_active():
@@ -330,10 +397,13 @@ class Consumer(faust_aiokafka.Consumer):
         the first of them.
         """
         self._fetched = None
+        self._fetching_task = asyncio.current_task()
         generation = self.app.consumer_generation_id
         handed: dict[Any, int] = {}
         try:
             async for tp, message in super().getmany(timeout):
+                if tp in self._moves:
+                    continue  # fetched before a seek: the move decides what comes next
                 handed[tp] = message.offset
                 yield tp, message
         finally:
@@ -355,7 +425,7 @@ class Consumer(faust_aiokafka.Consumer):
             if not records or (last is not None and records[-1].offset <= last):
                 continue  # all handed out: the usual case
             first = next(r.offset for r in records if last is None or r.offset > last)
-            if tp in assignment:
+            if tp in assignment and tp not in self._moves:
                 log.info(
                     "%s: records from offset %d were not handed out: reading them again",
                     tp,
@@ -375,6 +445,7 @@ class Consumer(faust_aiokafka.Consumer):
         # asks. After a rebalance the recovery resumes the source and update partitions
         # while it waits on quiet changelogs, so counting began up to a second late. A
         # shorter wait only reads aiokafka's local queue more often (no extra requests).
+        await self._make_moves()
         return await super()._getmany(active_partitions, min(timeout, GETMANY_MAX_WAIT_S))
 
     def member_id(self) -> str | None:

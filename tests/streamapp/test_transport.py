@@ -34,7 +34,7 @@ def test_a_read_of_fetched_records_waits_at_most_a_tenth_of_a_second(
     # faust's own read (it waits on aiokafka's queue in the consumer thread) is not
     # what is under test: what it is asked to wait is.
     monkeypatch.setattr(ThreadDelegateConsumer, "_getmany", faust_getmany)
-    consumer = object.__new__(Consumer)
+    consumer = acking_consumer()
     asyncio.run(consumer._getmany(set(), 1.0))  # faust's fetcher asks for 1 s
     asyncio.run(consumer._getmany(set(), 0.01))
     assert asked == [GETMANY_MAX_WAIT_S, 0.01]
@@ -216,7 +216,7 @@ def fetching_consumer(
     async def seek(tp: TP, offset: int) -> None:
         sought.append((tp, offset))
 
-    monkeypatch.setattr(consumer, "seek", seek)
+    monkeypatch.setattr(consumer, "_seek", seek)  # aiokafka's move
     consumer.flow_active = True
     return consumer, sought
 
@@ -268,3 +268,45 @@ def test_no_record_is_sought_back_across_a_rebalance(monkeypatch: pytest.MonkeyP
 
     assert read_one_fetch(consumer, rebalanced) == [26]
     assert sought == []
+
+
+def test_a_seek_by_another_task_is_made_by_the_fetching_task_before_its_next_fetch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # After a rebalance the recovery seeks to the committed offsets (24) while the
+    # fetching task hands on records it fetched before (26-29) and, after each, sets the
+    # partition's read offset, below which faust drops records as already read.
+    consumer, sought = fetching_consumer(monkeypatch, {TP0})
+    committed = {TP0: 24}
+
+    async def committed_offsets() -> dict[TP, int]:
+        return dict(committed)
+
+    async def seek_to_committed() -> dict[TP, int]:  # what faust's own seek calls
+        for tp, offset in committed.items():
+            await consumer._seek(tp, offset)
+        return dict(committed)
+
+    async def nothing_fetched(self: Any, active_partitions: Any, timeout: float) -> dict[Any, Any]:
+        return {}
+
+    monkeypatch.setattr(consumer._thread, "committed_offsets", committed_offsets)
+    monkeypatch.setattr(consumer, "seek_to_committed", seek_to_committed)
+    monkeypatch.setattr(ThreadDelegateConsumer, "_getmany", nothing_fetched)
+
+    async def scenario() -> tuple[list[int], list[tuple[TP, int]]]:
+        handed = []
+        async for tp, message in consumer.getmany(timeout=0.1):
+            handed.append(message.offset)
+            await asyncio.create_task(consumer.perform_seek())  # the recovery's task
+            consumer._read_offset[tp] = message.offset  # faust's fetching loop, after it
+        moved_meanwhile = list(sought)
+        await consumer._getmany({TP0}, 1.0)  # the fetching task's next fetch
+        return handed, moved_meanwhile
+
+    handed, moved_meanwhile = asyncio.run(scenario())
+    assert handed == [26]  # 27-29 were fetched before the seek
+    assert moved_meanwhile == []
+    assert sought == [(TP0, 24)]
+    assert consumer._read_offset[TP0] == 24  # 24 onwards are read again, not dropped
+    assert consumer._committed_offset[TP0] == 24
