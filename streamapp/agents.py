@@ -26,7 +26,7 @@ from faust.types import TP, EventT, StreamT
 from mode.types.signals import BaseSignalT
 from prometheus_client import Counter, Gauge, Histogram
 
-from streamapp import counting
+from streamapp import counting, tablewrite
 from streamapp.app import app, before_stop, settings, source_topic
 from streamapp.archive.core import encode_record
 from streamapp.lineage import Lineage, Seen
@@ -428,11 +428,10 @@ async def _flush(partition: int) -> None:
     """Write `partition`'s changed rows once each, then ack the events they came from.
 
     Runs while an event of `partition` is current: faust writes a table key to the
-    changelog partition (and RocksDB) of the current event. Each row written queues a
-    changelog record in faust's producer buffer, which sends them one at a time; with a
-    large vocabulary a flush writes many rows, so it pauses whenever
-    `LIVE_CHANGELOG_BACKLOG` records wait, which bounds that buffer's memory, and hands
-    the event loop over every `LIVE_TURN_ITEMS` rows.
+    changelog partition (and RocksDB) of the current event. The word rows go in bulk
+    (`streamapp.tablewrite`): changelog record batches, acknowledged by the broker
+    before the rows and the changelog offset reach RocksDB and before the events are
+    acked. Under `exactly_once` they take faust's per-record path, in the transaction.
     """
     held = pending.take(partition)
     if held is None:
@@ -445,24 +444,49 @@ async def _flush(partition: int) -> None:
         top.changed = False
     if held.totals is not None:
         totals_table[counting.TOTALS_KEY] = held.totals
+    if app.in_transaction:
+        written = await _write_through(held.words, generation)
+    else:
+        offset = await tablewrite.write_rows(
+            word_table,
+            partition,
+            held.words,
+            lambda: pending.generation == generation,
+            settings.live_turn_items,
+        )
+        written = None if offset is None else len(held.words)
+    if written is None:
+        # Revoked meanwhile: the rest is replayed by the new owner; ack nothing.
+        return
+    ROWS_WRITTEN.inc(written + (held.totals is not None))
+    # Bulk: the broker has the word rows. faust flushes its producer (the totals and top
+    # rows, and every row under exactly_once) before it commits the acks.
+    for event in held.events:
+        event.ack()
+
+
+async def _write_through(rows: dict[str, Row], generation: int) -> int | None:
+    """Write `rows` with faust's `Table.__setitem__`; the count, or None if revoked.
+
+    Each row queues a changelog record in faust's producer buffer, which sends them one
+    at a time; it pauses whenever `LIVE_CHANGELOG_BACKLOG` records wait, which bounds
+    that buffer's memory, and hands the event loop over every `LIVE_TURN_ITEMS` rows.
+    """
     buffer = app.producer.buffer
     backlog = settings.live_changelog_backlog
     written = 0
-    async for word, row in in_turns(held.words.items(), settings.live_turn_items):
+    async for word, row in in_turns(rows.items(), settings.live_turn_items):
         if buffer.size >= backlog:
             while buffer.size >= backlog // 2:
                 await buffer.flush_atmost(backlog // 2)
         if pending.generation != generation:
             # Revoked meanwhile (a row written now would go to a partition another
-            # worker owns): the rest is replayed by the new owner; ack nothing.
+            # worker owns): the rest is replayed by the new owner.
             ROWS_WRITTEN.inc(written)
-            return
+            return None
         word_table[word] = row
         written += 1
-    ROWS_WRITTEN.inc(written + (held.totals is not None))
-    # faust flushes the producer (these changelog records) before it commits the acks.
-    for event in held.events:
-        event.ack()
+    return written
 
 
 # The key of the empty update a clean stop sends to each table partition it owns: its
