@@ -55,10 +55,6 @@ def _clock(args: argparse.Namespace) -> int:
     return run_clock(args)
 
 
-def _clock_url(settings: Settings, path: str) -> str:
-    return f"http://localhost:{settings.clock_port}{path}"
-
-
 def _status(args: argparse.Namespace) -> int:
     from hdfs import HdfsError, InsecureClient
 
@@ -85,10 +81,10 @@ def _clock_health(settings: Settings) -> dict[str, Any] | str:
     import requests
 
     try:
-        reply = requests.get(_clock_url(settings, "/health"), timeout=HTTP_TIMEOUT_S)
+        reply = requests.get(f"{settings.clock_base_url}/health", timeout=HTTP_TIMEOUT_S)
         return dict(reply.json())
     except (requests.RequestException, ValueError) as exc:
-        return f"not answering on port {settings.clock_port} ({type(exc).__name__})"
+        return f"not answering at {settings.clock_base_url} ({type(exc).__name__})"
 
 
 def describe_status(
@@ -127,10 +123,10 @@ def _trigger(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     try:
-        reply = requests.post(_clock_url(settings, "/run"), timeout=HTTP_TIMEOUT_S)
+        reply = requests.post(f"{settings.clock_base_url}/run", timeout=HTTP_TIMEOUT_S)
     except requests.RequestException as exc:
         raise ClockUnavailable(
-            f"the clock does not answer on port {settings.clock_port} ({type(exc).__name__}); "
+            f"the clock does not answer at {settings.clock_base_url} ({type(exc).__name__}); "
             "start it with `python -m spark_jobs.clock`, or run the job here with "
             "`wordstream batch run`"
         ) from None

@@ -646,11 +646,11 @@ class ReportData:
         return Health("down", f"failed: {run.get('error')}")
 
     def _clock_health(self) -> Health:
-        url = f"http://localhost:{self._settings.clock_port}/health"
+        base = self._settings.clock_base_url
         try:
-            body = requests.get(url, timeout=self._clock_timeout).json()
+            body = requests.get(f"{base}/health", timeout=self._clock_timeout).json()
         except (requests.RequestException, ValueError):
-            return Health("down", f"no answer on port {self._settings.clock_port}")
+            return Health("down", f"no answer from {base}")
         if body.get("running"):
             return Health("ok", "running the batch now")
         return Health("ok", f"next run {_minutes(body.get('next_run'))}")

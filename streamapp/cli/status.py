@@ -229,7 +229,7 @@ def probes(target: KafkaTarget) -> list[Callable[[], Check]]:
     user = {"user.name": s.hdfs_user_name}
     last_run = f"{s.report_root.rstrip('/')}/last_run.json"
     web = f"http://localhost:{s.web_port}"
-    clock = f"http://localhost:{s.clock_port}"
+    clock = s.clock_base_url
     found: list[Callable[[], Check]] = [
         lambda: broker_probe(target),
         lambda: hdfs_check(s.hdfs_url, http_get(f"{webhdfs}/", {"op": "GETFILESTATUS", **user})),
