@@ -650,7 +650,8 @@ class ReportData:
         try:
             body = requests.get(f"{base}/health", timeout=self._clock_timeout).json()
         except (requests.RequestException, ValueError):
-            return Health("down", f"no answer from {base}")
+            # The host and port only: the page links to nothing outside itself.
+            return Health("down", f"no answer from {urlsplit(base).netloc}")
         if body.get("running"):
             return Health("ok", "running the batch now")
         return Health("ok", f"next run {_minutes(body.get('next_run'))}")
