@@ -8,11 +8,11 @@ request after `BROKER_TIMEOUT`.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlsplit
@@ -23,6 +23,12 @@ from hdfs import HdfsError, InsecureClient
 from streamapp.config import Settings, kafka_client_config
 from streamapp.errors import WordstreamError
 from streamapp.lag import PartitionLag
+from streamapp.snapshots import (
+    LastRun,
+    SnapshotReader,
+    SnapshotUnavailable,
+    brief_http_error,
+)
 from web.reconcile import BatchCell, LiveCell, batch_cells, live_cells
 
 HealthState = Literal["ok", "warn", "down", "unknown"]
@@ -48,13 +54,13 @@ class HdfsUnavailable(ReportError):
     """WebHDFS did not answer, or a snapshot file could not be read."""
 
 
-def _brief(exc: requests.RequestException) -> str:
-    """One short line for a failed HTTP call (requests' own messages run to paragraphs)."""
-    target = exc.request.url.split("?")[0] if exc.request is not None and exc.request.url else ""
-    kind = "timed out" if isinstance(exc, requests.Timeout) else "no answer"
-    if not isinstance(exc, requests.ConnectionError | requests.Timeout):
-        kind = type(exc).__name__
-    return f"{kind} from {target}" if target else kind
+@contextmanager
+def _hdfs() -> Iterator[None]:
+    """The shared snapshot reader's errors as the report's own, which its caches remember."""
+    try:
+        yield
+    except SnapshotUnavailable as exc:
+        raise HdfsUnavailable(str(exc)) from exc
 
 
 def _field(body: Any, name: str, view: str) -> Any:
@@ -184,7 +190,7 @@ class WorkerClient:
             try:
                 resp = self._session.get(url, timeout=self._timeout)
             except requests.RequestException as exc:
-                failures.append(_brief(exc))
+                failures.append(brief_http_error(exc))
                 continue
             if resp.status_code >= 500:
                 failures.append(f"{self._urls[i]}: HTTP {resp.status_code}")
@@ -214,39 +220,22 @@ class Snapshot:
     _hour_words: tuple[str, dict[str, dict[str, int]]] | None = field(default=None, repr=False)
 
 
-class SnapshotStore:
-    """Reads the latest complete batch snapshot (contract section 2) from WebHDFS.
+class SnapshotSource:
+    """The latest complete batch snapshot (contract section 2), read through SnapshotReader.
 
     `latest` is re-read at most every `check_seconds`; the run it points to is
     loaded only when it changes, and its `words/` part files only when a count
     outside the summary's top list is needed.
     """
 
-    def __init__(
-        self, url: str, user: str, root: str, timeout: float, check_seconds: float
-    ) -> None:
-        self._client = InsecureClient(url, user=user, timeout=timeout)
-        self._root = root.rstrip("/")
+    def __init__(self, reader: SnapshotReader, check_seconds: float) -> None:
+        self._reader = reader
         self._check_seconds = check_seconds
         self._lock = threading.Lock()
         self._words_lock = threading.Lock()  # loading words/ must not block `latest()`
         self._checked_at = -float("inf")
         self._current: Snapshot | None = None
         self._error: HdfsUnavailable | None = None
-
-    def _read_json(self, path: str) -> Any:
-        """A JSON file's content, None if it does not exist."""
-        try:
-            with self._client.read(path, encoding="utf-8") as reader:
-                return json.loads(reader.read())
-        except HdfsError as exc:
-            if exc.exception == "FileNotFoundException":
-                return None
-            raise HdfsUnavailable(f"reading {path}: {exc}") from exc
-        except requests.RequestException as exc:
-            raise HdfsUnavailable(f"reading {path}: {_brief(exc)}") from exc
-        except ValueError as exc:
-            raise HdfsUnavailable(f"{path} is not JSON: {exc}") from exc
 
     def latest(self) -> Snapshot | None:
         """The newest complete run, or None if no batch has completed yet."""
@@ -256,7 +245,8 @@ class SnapshotStore:
                     raise self._error
                 return self._current
             try:
-                self._current = self._refresh()
+                with _hdfs():
+                    self._current = self._refresh()
                 self._error = None
             except HdfsUnavailable as exc:
                 # Remembered like a result, so a down HDFS costs one timeout per period.
@@ -267,17 +257,17 @@ class SnapshotStore:
             return self._current
 
     def _refresh(self) -> Snapshot | None:
-        pointer = self._read_json(f"{self._root}/latest")
+        pointer = self._reader.latest()
         if pointer is None:
             return None
-        if not isinstance(pointer, dict) or not {"run_id", "path"} <= pointer.keys():
-            raise HdfsUnavailable(f"{self._root}/latest lacks run_id/path: {pointer!r:.100}")
-        # The path part only, should a writer ever record a full hdfs:// URI.
-        run_dir = urlsplit(pointer["path"]).path.rstrip("/")
         current = self._current
-        if current is not None and (current.run_id, current.path) == (pointer["run_id"], run_dir):
+        if current is not None and (current.run_id, current.path) == (
+            pointer["run_id"],
+            pointer["path"],
+        ):
             return current
-        summary = self._read_json(f"{run_dir}/summary.json")
+        run_dir = pointer["path"]
+        summary = self._reader.read_json(f"{run_dir}/summary.json")
         if summary is None:
             raise HdfsUnavailable(f"{run_dir}/summary.json is missing")
         cells = _decodes(batch_cells, summary, f"{run_dir}/summary.json cells", HdfsUnavailable)
@@ -287,7 +277,11 @@ class SnapshotStore:
         """Every word's batch count (the run's `words/` part files), loaded once per run."""
         with self._words_lock:
             if snapshot._words is None:
-                snapshot._words = dict(self._iter_words(snapshot.path.rstrip("/") + "/words"))
+                snapshot._words = dict(
+                    self._rows(
+                        snapshot.path + "/words", lambda r: (str(r["word"]), int(r["count"]))
+                    )
+                )
             return snapshot._words
 
     def hour_words_since(self, snapshot: Snapshot, since: str) -> dict[str, dict[str, int]]:
@@ -299,8 +293,8 @@ class SnapshotStore:
         with self._words_lock:
             if snapshot._hour_words is None or snapshot._hour_words[0] != since:
                 kept: dict[str, dict[str, int]] = {}
-                rows = self._iter_rows(
-                    snapshot.path.rstrip("/") + "/hour_words",
+                rows = self._rows(
+                    snapshot.path + "/hour_words",
                     lambda r: (str(r["hour"]), str(r["word"]), int(r["count"])),
                 )
                 for hour, word, count in rows:
@@ -309,36 +303,19 @@ class SnapshotStore:
                 snapshot._hour_words = (since, kept)
             return snapshot._hour_words[1]
 
-    def _iter_words(self, directory: str) -> Iterator[tuple[str, int]]:
-        return self._iter_rows(directory, lambda r: (str(r["word"]), int(r["count"])))
+    def _rows(self, directory: str, pick: Callable[[dict[str, Any]], _Row]) -> Iterator[_Row]:
+        with _hdfs():
+            yield from self._reader.iter_rows(directory, pick)
 
-    def _iter_rows(self, directory: str, pick: Callable[[dict[str, Any]], _Row]) -> Iterator[_Row]:
-        """`pick` of each JSON line of a directory's part files (`_`/`.` names skipped)."""
-        try:
-            parts = sorted(p for p in self._client.list(directory) if not p.startswith(("_", ".")))
-            for part in parts:
-                with self._client.read(f"{directory}/{part}", encoding="utf-8") as reader:
-                    for line in reader:
-                        if line.strip():
-                            yield pick(json.loads(line))
-        except requests.RequestException as exc:
-            raise HdfsUnavailable(f"reading {directory}: {_brief(exc)}") from exc
-        except (HdfsError, ValueError, KeyError, TypeError) as exc:
-            raise HdfsUnavailable(f"reading {directory}: {exc!r}") from exc
-
-    def last_run(self) -> dict[str, Any] | None:
+    def last_run(self) -> LastRun | None:
         """The outcome of the most recent batch attempt (`last_run.json`), None if none."""
-        result: dict[str, Any] | None = self._read_json(f"{self._root}/last_run.json")
-        return result
+        with _hdfs():
+            return self._reader.last_run()
 
     def ping(self) -> bool:
         """GETFILESTATUS of REPORT_ROOT: True if it exists, False if not (HDFS answered)."""
-        try:
-            return self._client.status(self._root, strict=False) is not None
-        except requests.RequestException as exc:
-            raise HdfsUnavailable(_brief(exc)) from exc
-        except HdfsError as exc:
-            raise HdfsUnavailable(str(exc)) from exc
+        with _hdfs():
+            return self._reader.ping()
 
 
 @dataclass(frozen=True)
@@ -397,11 +374,8 @@ class ReportData:
     def __init__(self, settings: Settings, config: Mapping[str, Any]) -> None:
         self._settings = settings
         self.worker = WorkerClient(settings.worker_url_list, float(config["WORKER_TIMEOUT"]))
-        self.store = SnapshotStore(
-            settings.hdfs_url,
-            settings.hdfs_user_name,
-            settings.report_root,
-            float(config["HDFS_TIMEOUT"]),
+        self.store = SnapshotSource(
+            SnapshotReader.from_settings(settings, float(config["HDFS_TIMEOUT"])),
             float(config["BATCH_CHECK_SECONDS"]),
         )
         self._broker_timeout = float(config["BROKER_TIMEOUT"])
@@ -521,7 +495,7 @@ class ReportData:
         )
         return found
 
-    def last_run_or_none(self) -> dict[str, Any] | None:
+    def last_run_or_none(self) -> LastRun | None:
         """`last_run.json`, None if there is none or HDFS cannot be read."""
         try:
             return self.store.last_run()
@@ -693,7 +667,7 @@ class ArchiveReader:
                 return []
             raise HdfsUnavailable(f"listing {path}: {exc}") from exc
         except requests.RequestException as exc:
-            raise HdfsUnavailable(f"listing {path}: {_brief(exc)}") from exc
+            raise HdfsUnavailable(f"listing {path}: {brief_http_error(exc)}") from exc
 
     def _read(self, path: str) -> bytes | None:
         try:
@@ -703,7 +677,7 @@ class ArchiveReader:
         except HdfsError:
             return None
         except requests.RequestException as exc:
-            raise HdfsUnavailable(f"reading {path}: {_brief(exc)}") from exc
+            raise HdfsUnavailable(f"reading {path}: {brief_http_error(exc)}") from exc
 
     def partitions(self) -> list[ArchivePartition]:
         """Every partition of the topic that has a marker, by partition."""

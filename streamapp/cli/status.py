@@ -12,10 +12,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamapp.cli.common import KafkaTarget, add_kafka_options, kafka_target
 from streamapp.lag import LagUnavailable, PartitionLag, read_lag
+
+if TYPE_CHECKING:
+    from streamapp.snapshots import LastRun, SnapshotReader
 
 PROBE_TIMEOUT_S = 2.0
 # requests applies a timeout to connecting and to each read separately; split the budget.
@@ -95,31 +98,36 @@ def clock_check(address: str, reply: Reply) -> Check:
     return Check("clock", address, "up", True, detail)
 
 
-def batch_check(address: str, reply: Reply) -> Check:
+def batch_check(address: str, run: LastRun | None) -> Check:
     """The last batch run from `last_run.json`: a failed run is down, no run yet is fine."""
-    if reply.status == 404:
+    if run is None:
         return Check("batch", address, "never run", True)
-    if reply.status is None:
-        return Check("batch", address, "unknown", False, f"HDFS: {reply.error}")
-    if reply.status != 200:
-        return Check("batch", address, "unknown", False, f"HDFS answered HTTP {reply.status}")
-    body = reply.body if isinstance(reply.body, dict) else {}
-    state = body.get("state")
-    run_id = body.get("run_id", "?")
+    state = run["state"]
+    run_id = run.get("run_id", "?")
     if state == "success":
         return Check(
-            "batch", address, "success", True, f"{run_id} finished {body.get('finished_at')}"
+            "batch", address, "success", True, f"{run_id} finished {run.get('finished_at')}"
         )
     if state == "running":
-        return Check(
-            "batch", address, "running", True, f"{run_id} started {body.get('started_at')}"
-        )
+        return Check("batch", address, "running", True, f"{run_id} started {run.get('started_at')}")
     if state == "failed":
         detail = (
-            f"{run_id} failed {body.get('finished_at')}: {body.get('error') or 'no reason given'}"
+            f"{run_id} failed {run.get('finished_at')}: {run.get('error') or 'no reason given'}"
         )
         return Check("batch", address, "failed", False, detail)
     return Check("batch", address, "unknown", False, "last_run.json is not readable")
+
+
+def batch_probe(reader: SnapshotReader) -> Check:
+    """`batch_check` of last_run.json as WebHDFS holds it; unknown if it cannot be read."""
+    from streamapp.snapshots import SnapshotUnavailable
+
+    address = f"{reader.root}/last_run.json"
+    try:
+        run = reader.last_run()
+    except SnapshotUnavailable as exc:
+        return Check("batch", address, "unknown", False, f"HDFS: {exc}")
+    return batch_check(address, run)
 
 
 def exit_code(checks: list[Check]) -> int:
@@ -224,10 +232,11 @@ def worker_probe(url: str) -> Check:
 
 def probes(target: KafkaTarget) -> list[Callable[[], Check]]:
     """One zero-argument probe per component, in display order."""
+    from streamapp import snapshots
+
     s = target.settings
     webhdfs = f"{s.hdfs_url.rstrip('/')}/webhdfs/v1"
     user = {"user.name": s.hdfs_user_name}
-    last_run = f"{s.report_root.rstrip('/')}/last_run.json"
     web = f"http://localhost:{s.web_port}"
     clock = s.clock_base_url
     found: list[Callable[[], Check]] = [
@@ -238,8 +247,7 @@ def probes(target: KafkaTarget) -> list[Callable[[], Check]]:
     found += [
         lambda: plain_check("web", web, http_get(f"{web}/healthz")),
         lambda: clock_check(clock, http_get(f"{clock}/health")),
-        # OPEN answers with a redirect to the node holding the data; requests follows it.
-        lambda: batch_check(last_run, http_get(f"{webhdfs}{last_run}", {"op": "OPEN", **user})),
+        lambda: batch_probe(snapshots.SnapshotReader.from_settings(s, _HTTP_TIMEOUT)),
     ]
     return found
 
