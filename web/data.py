@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -22,6 +22,14 @@ from hdfs import HdfsError, InsecureClient
 
 from streamapp.config import Settings, kafka_client_config
 from streamapp.errors import WordstreamError
+from streamapp.health import (
+    BATCH_HEALTH,
+    Health,
+    batch_state,
+    clock_state,
+    http_json,
+    worker_state,
+)
 from streamapp.lag import PartitionLag
 from streamapp.snapshots import (
     LastRun,
@@ -31,7 +39,6 @@ from streamapp.snapshots import (
 )
 from web.reconcile import BatchCell, LiveCell, batch_cells, live_cells
 
-HealthState = Literal["ok", "warn", "down", "unknown"]
 _Row = TypeVar("_Row")
 
 # A producer counts as active while the live message total grew within this window.
@@ -86,18 +93,6 @@ def _minutes(iso: Any) -> str:
     """An ISO time shortened to `YYYY-MM-DD HH:MM` for a diagram box."""
     text = str(iso)
     return text[:16].replace("T", " ") if len(text) >= 16 and text[10] == "T" else text
-
-
-@dataclass(frozen=True)
-class Health:
-    """One component's health as the diagram and /api/health show it."""
-
-    state: HealthState
-    detail: str
-
-    def as_dict(self) -> dict[str, str]:
-        """JSON-ready form."""
-        return {"state": self.state, "detail": self.detail}
 
 
 class TtlCache:
@@ -586,7 +581,9 @@ class ReportData:
             body = self.worker.get("/health")
         except ReportError as exc:
             return Health("down", str(exc))
-        assigned = body.get("assigned", [])
+        state = worker_state(body)
+        if state == "down":
+            return Health("down", "the worker's /health answer is not an object")
         try:
             behind = catching_up(self._worker_get("/totals").get("behind"))
         except ReportError:
@@ -594,8 +591,8 @@ class ReportData:
         if behind is not None:
             # A failover under way: the views answer, some partitions from standbys.
             return Health("warn", f"catching up: {behind}")
-        if body.get("status") == "ok":
-            return Health("ok", f"{len(assigned)} partition(s) assigned")
+        if state == "ok":
+            return Health("ok", f"{len(body.get('assigned', []))} partition(s) assigned")
         return Health("warn", str(body.get("status", "unknown status")))
 
     def _hdfs_health(self) -> Health:
@@ -610,25 +607,25 @@ class ReportData:
             run = self.store.last_run()
         except ReportError:
             return Health("unknown", "HDFS down: cannot read last_run.json")
+        state = batch_state(run)
         if run is None:
-            return Health("unknown", "never run")
-        state = run.get("state")
-        if state == "success":
-            return Health("ok", f"last run {_minutes(run.get('finished_at'))}")
-        if state == "running":
-            return Health("warn", f"running since {_minutes(run.get('started_at'))}")
-        return Health("down", f"failed: {run.get('error')}")
+            return Health(BATCH_HEALTH[state], state)
+        detail = {
+            "success": f"last run {_minutes(run.get('finished_at'))}",
+            "running": f"running since {_minutes(run.get('started_at'))}",
+            "failed": f"failed: {run.get('error')}",
+        }.get(state, f"last_run.json says {run['state']!r}")
+        return Health(BATCH_HEALTH[state], detail)
 
     def _clock_health(self) -> Health:
         base = self._settings.clock_base_url
-        try:
-            body = requests.get(f"{base}/health", timeout=self._clock_timeout).json()
-        except (requests.RequestException, ValueError):
+        reply = http_json(f"{base}/health", self._clock_timeout)
+        if clock_state(reply) == "down":
             # The host and port only: the page links to nothing outside itself.
             return Health("down", f"no answer from {urlsplit(base).netloc}")
-        if body.get("running"):
+        if reply.body.get("running"):
             return Health("ok", "running the batch now")
-        return Health("ok", f"next run {_minutes(body.get('next_run'))}")
+        return Health("ok", f"next run {_minutes(reply.body.get('next_run'))}")
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,9 @@ import requests
 
 from streamapp.cli.status import (
     Check,
-    Reply,
     batch_check,
     batch_probe,
     clock_check,
-    describe_http_error,
     exit_code,
     hdfs_check,
     json_report,
@@ -16,6 +14,7 @@ from streamapp.cli.status import (
     table_lines,
     worker_check,
 )
+from streamapp.health import Reply, describe_http_error
 from streamapp.snapshots import LastRun, SnapshotUnavailable
 
 REFUSED = Reply(error="connection refused")
@@ -118,11 +117,11 @@ def test_json_report_round_trips() -> None:
 
 
 def test_http_errors_are_short() -> None:
-    assert describe_http_error(requests.ConnectTimeout("long text")) == "no answer within 2 s"
+    assert describe_http_error(requests.ConnectTimeout("long text"), 2.0) == "no answer within 2 s"
     refused = requests.ConnectionError("... [Errno 111] Connection refused'))")
-    assert describe_http_error(refused) == "connection refused"
+    assert describe_http_error(refused, 2.0) == "connection refused"
     assert (
-        describe_http_error(requests.ConnectionError("Name or service not known"))
+        describe_http_error(requests.ConnectionError("Name or service not known"), 2.0)
         == "cannot connect"
     )
 
