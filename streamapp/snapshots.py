@@ -19,6 +19,7 @@ from streamapp.config import Settings
 from streamapp.errors import WordstreamError
 
 _Row = TypeVar("_Row")
+_Doc = TypeVar("_Doc")
 # requests' timeout: seconds for connecting and for each read, or one figure for both.
 Timeout = float | tuple[float, float] | None
 
@@ -97,25 +98,21 @@ class SnapshotReader:
 
     def last_run(self) -> LastRun | None:
         """The latest attempt's record, None if no batch has run yet."""
-        path = f"{self.root}/last_run.json"
-        document = self.read_json(path)
-        if document is None:
-            return None
-        try:
-            return decode_last_run(document)
-        except ValueError as exc:
-            raise SnapshotUnavailable(f"{path} is {exc}") from None
+        return self._read_decoded("last_run.json", decode_last_run)
 
     def latest(self) -> LatestPointer | None:
         """The newest complete run's pointer, None if no run has completed yet."""
-        path = f"{self.root}/latest"
+        return self._read_decoded("latest", decode_latest)
+
+    def _read_decoded(self, name: str, decode: Callable[[Any], _Doc]) -> _Doc | None:
+        path = f"{self.root}/{name}"
         document = self.read_json(path)
         if document is None:
             return None
         try:
-            return decode_latest(document)
+            return decode(document)
         except ValueError as exc:
-            raise SnapshotUnavailable(f"{path} {exc}") from None
+            raise SnapshotUnavailable(f"{path}: {exc}") from None
 
     def iter_rows(self, directory: str, pick: Callable[[dict[str, Any]], _Row]) -> Iterator[_Row]:
         """`pick` of each JSON line of a directory's part files (`_`/`.` names skipped)."""
