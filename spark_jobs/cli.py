@@ -9,12 +9,14 @@ wordstream batch clock       run the clock process (same as python -m spark_jobs
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spark_jobs.errors import BatchError, ClockUnavailable
 from spark_jobs.options import add_job_arguments, options_from_args
 from streamapp.config import Settings
+
+if TYPE_CHECKING:
+    from streamapp.snapshots import LastRun, LatestPointer
 
 HTTP_TIMEOUT_S = 3.0
 
@@ -55,45 +57,35 @@ def _clock(args: argparse.Namespace) -> int:
     return run_clock(args)
 
 
-def _clock_url(settings: Settings, path: str) -> str:
-    return f"http://localhost:{settings.clock_port}{path}"
-
-
 def _status(args: argparse.Namespace) -> int:
-    from hdfs import HdfsError, InsecureClient
+    from streamapp.snapshots import SnapshotReader, SnapshotUnavailable
 
     settings = Settings.from_env()
-    client = InsecureClient(settings.hdfs_url, user=settings.hdfs_user_name)
-    docs: dict[str, dict[str, Any] | None] = {}
-    for name in ("last_run.json", "latest"):
-        try:
-            with client.read(f"{settings.report_root}/{name}") as reader:
-                docs[name] = json.loads(reader.read())
-        except HdfsError:
-            docs[name] = None
-        except Exception as exc:  # connection refused, timeouts: requests' own errors
-            raise BatchError(
-                f"cannot read {settings.report_root} over WebHDFS at {settings.hdfs_url} "
-                f"({type(exc).__name__}); is HDFS up and HDFS_URL right?"
-            ) from None
-    print(describe_status(docs["last_run.json"], docs["latest"], _clock_health(settings)))
-    last = docs["last_run.json"]
-    return 1 if last and last.get("state") == "failed" else 0
+    reader = SnapshotReader.from_settings(settings, timeout=None)
+    try:
+        last, latest = reader.last_run(), reader.latest()
+    except SnapshotUnavailable as exc:
+        raise BatchError(
+            f"cannot read {settings.report_root} over WebHDFS at {settings.hdfs_url} "
+            f"({exc}); is HDFS up and HDFS_URL right?"
+        ) from None
+    print(describe_status(last, latest, _clock_health(settings)))
+    return 1 if last and last["state"] == "failed" else 0
 
 
 def _clock_health(settings: Settings) -> dict[str, Any] | str:
     import requests
 
     try:
-        reply = requests.get(_clock_url(settings, "/health"), timeout=HTTP_TIMEOUT_S)
+        reply = requests.get(f"{settings.clock_base_url}/health", timeout=HTTP_TIMEOUT_S)
         return dict(reply.json())
     except (requests.RequestException, ValueError) as exc:
-        return f"not answering on port {settings.clock_port} ({type(exc).__name__})"
+        return f"not answering at {settings.clock_base_url} ({type(exc).__name__})"
 
 
 def describe_status(
-    last_run: dict[str, Any] | None,
-    latest: dict[str, Any] | None,
+    last_run: LastRun | None,
+    latest: LatestPointer | None,
     clock: dict[str, Any] | str,
 ) -> str:
     """Three lines: last attempt, latest complete run, clock."""
@@ -127,10 +119,10 @@ def _trigger(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     try:
-        reply = requests.post(_clock_url(settings, "/run"), timeout=HTTP_TIMEOUT_S)
+        reply = requests.post(f"{settings.clock_base_url}/run", timeout=HTTP_TIMEOUT_S)
     except requests.RequestException as exc:
         raise ClockUnavailable(
-            f"the clock does not answer on port {settings.clock_port} ({type(exc).__name__}); "
+            f"the clock does not answer at {settings.clock_base_url} ({type(exc).__name__}); "
             "start it with `python -m spark_jobs.clock`, or run the job here with "
             "`wordstream batch run`"
         ) from None

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from spark_jobs.hadoopfs import HadoopFs
+from streamapp.snapshots import LastRun, LatestPointer, decode_last_run, decode_latest
 
 
 class DatePlan(Protocol):
@@ -113,7 +114,7 @@ def last_run_record(
     started: datetime,
     finished: datetime | None = None,
     error: str | None = None,
-) -> dict[str, Any]:
+) -> LastRun:
     """last_run.json: the outcome of the latest attempt (running, success or failed)."""
     return {
         "run_id": run_id,
@@ -154,8 +155,12 @@ def dumps(document: Mapping[str, Any]) -> bytes:
     return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
-class SnapshotStore:
-    """REPORT_ROOT on any Hadoop filesystem: runs, `latest` and `last_run.json`."""
+class SnapshotWriter:
+    """Writes REPORT_ROOT on any Hadoop filesystem: runs, `latest` and `last_run.json`.
+
+    It reads back only what a run decides on (the last attempt, the run `latest` names);
+    every other reader uses `streamapp.snapshots.SnapshotReader`.
+    """
 
     def __init__(self, fs: HadoopFs, report_root: str) -> None:
         self.fs = fs
@@ -164,21 +169,23 @@ class SnapshotStore:
     def run_dir(self, run_id: str) -> str:
         return f"{self.root}/runs/{run_id}"
 
-    def _read_json(self, name: str) -> dict[str, Any] | None:
+    def _read_json(self, name: str) -> Any:
         raw = self.fs.read_bytes(f"{self.root}/{name}")
-        if raw is None:
-            return None
+        return None if raw is None else json.loads(raw)
+
+    def last_run(self) -> LastRun | None:
+        """last_run.json; None if there is none or it is unreadable (then it blocks no run)."""
         try:
-            value = json.loads(raw)
+            return decode_last_run(self._read_json("last_run.json"))
         except ValueError:
             return None
-        return value if isinstance(value, dict) else None
 
-    def last_run(self) -> dict[str, Any] | None:
-        return self._read_json("last_run.json")
-
-    def latest(self) -> dict[str, Any] | None:
-        return self._read_json("latest")
+    def latest(self) -> LatestPointer | None:
+        """The `latest` pointer; None if there is none or it is unreadable."""
+        try:
+            return decode_latest(self._read_json("latest"))
+        except ValueError:
+            return None
 
     def record_attempt(self, record: Mapping[str, Any]) -> None:
         """Write last_run.json (temp file + rename, so a reader never sees half of it)."""

@@ -45,7 +45,7 @@ from spark_jobs.snapshot import (
     TOP_N,
     AggregateStore,
     Coverage,
-    SnapshotStore,
+    SnapshotWriter,
     build_summary,
     last_run_record,
     run_id_for,
@@ -163,7 +163,7 @@ def run(
     spark: SparkSession, options: JobOptions, now: Callable[[], datetime] = _utcnow
 ) -> dict[str, Any]:
     """One attempt: record it in last_run.json, count, commit the run; return its summary."""
-    store = SnapshotStore(HadoopFs(spark, options.report_root), options.report_root)
+    store = SnapshotWriter(HadoopFs(spark, options.report_root), options.report_root)
     started = now()
     last = store.last_run()
     if not options.force and running_elsewhere(last, started, options.stale_after_s):
@@ -203,7 +203,7 @@ def _phase(name: str) -> Iterator[None]:
 def _count_and_write(
     spark: SparkSession,
     options: JobOptions,
-    store: SnapshotStore,
+    store: SnapshotWriter,
     run_id: str,
     started: datetime,
     now: Callable[[], datetime],

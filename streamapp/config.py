@@ -161,6 +161,9 @@ class Settings:
     batch_cron: str = "0 2 * * *"  # BATCH_CRON: when the clock process runs the job
     batch_tz: str = "UTC"  # BATCH_TZ: time zone of BATCH_CRON
     clock_port: int = 6067  # CLOCK_PORT: the clock process's health endpoint
+    # CLOCK_URL: base URL the CLI and the report reach the clock at, for a clock on
+    # another host (default: http://localhost:{CLOCK_PORT})
+    clock_url: str = ""
     # BATCH_FS: Hadoop filesystem URI of the archive and reports for Spark, e.g.
     # hdfs://namenode:8020 (default: the webhdfs:// form of HDFS_URL)
     batch_fs: str = ""
@@ -215,6 +218,11 @@ class Settings:
     def live_updates_topic(self) -> str:
         """The internal topic that carries the live agent's updates to the tables."""
         return f"{self.app_id}-live-updates"
+
+    @property
+    def clock_base_url(self) -> str:
+        """CLOCK_URL without a trailing slash, or the clock's port on this host."""
+        return self.clock_url.rstrip("/") or f"http://localhost:{self.clock_port}"
 
     @property
     def worker_url_list(self) -> list[str]:
@@ -317,6 +325,10 @@ class Settings:
             raise ConfigError(
                 f"PROCESSING_GUARANTEE={self.processing_guarantee!r}: "
                 "use at_least_once or exactly_once"
+            )
+        if self.clock_url and not self.clock_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"CLOCK_URL={self.clock_url!r} must be an HTTP URL such as http://localhost:6067"
             )
         if not self.hdfs_url.startswith(("http://", "https://")):
             raise ConfigError(

@@ -35,7 +35,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     replace that setting; other keys (TESTING, the DEFAULTS above) go to the Flask config.
     """
     from web import api, metrics, page
-    from web.data import ReportData, TtlCache
+    from web.cache import TtlCache
+    from web.data import ReportData
 
     app = Flask(__name__)
     app.config.from_mapping(DEFAULTS)

@@ -19,8 +19,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from web import report
-from web.data import ArchivePartition, ReportData, ReportError
+from web.data import ReportData
+from web.errors import ReportError
 from web.reconcile import VerdictState
+from web.sources import ArchivePartition
 
 bp = Blueprint("metrics", __name__)
 

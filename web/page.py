@@ -8,7 +8,8 @@ from flask import Blueprint, current_app, render_template, request
 from markupsafe import Markup
 
 from web import report
-from web.data import ReportData, TtlCache
+from web.cache import TtlCache
+from web.data import ReportData
 from web.params import DEFAULT_TOP, BadParameter, parse_n, parse_word
 
 bp = Blueprint("page", __name__)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from web.data import Live, ReportData, ReportError, Snapshot
+from web.data import Live, ReportData
+from web.errors import ReportError
 from web.reconcile import (
     ALL_HOURS,
     Drift,
@@ -31,6 +32,7 @@ from web.reconcile import (
     top_rows,
     verdict,
 )
+from web.sources import Snapshot
 from web.svg import architecture_diagram, words_per_hour_chart
 
 

@@ -12,14 +12,24 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamapp.cli.common import KafkaTarget, add_kafka_options, kafka_target
+from streamapp.health import (
+    Reply,
+    answered,
+    batch_state,
+    clock_state,
+    http_json,
+    split_timeout,
+    worker_state,
+)
 from streamapp.lag import LagUnavailable, PartitionLag, read_lag
 
+if TYPE_CHECKING:
+    from streamapp.snapshots import LastRun, SnapshotReader
+
 PROBE_TIMEOUT_S = 2.0
-# requests applies a timeout to connecting and to each read separately; split the budget.
-_HTTP_TIMEOUT = (PROBE_TIMEOUT_S / 2, PROBE_TIMEOUT_S / 2)
 
 
 @dataclass(frozen=True)
@@ -31,26 +41,6 @@ class Check:
     state: str
     ok: bool
     detail: str = ""
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What an HTTP probe got: a status code and JSON body, or an error description."""
-
-    status: int | None = None
-    body: Any = None
-    error: str = ""
-
-
-def describe_http_error(exc: Exception) -> str:
-    """A short reason for a failed HTTP request (requests' own messages are a paragraph)."""
-    import requests
-
-    if isinstance(exc, requests.Timeout):
-        return f"no answer within {PROBE_TIMEOUT_S:.0f} s"
-    if isinstance(exc, requests.ConnectionError):
-        return "connection refused" if "refused" in str(exc).lower() else "cannot connect"
-    return type(exc).__name__
 
 
 def _down(name: str, address: str, reply: Reply) -> Check:
@@ -76,18 +66,18 @@ def hdfs_check(address: str, reply: Reply) -> Check:
 
 def worker_check(address: str, reply: Reply) -> Check:
     """Up if /health says ok; `starting` (partitions not assigned yet) is not up yet."""
-    if reply.status != 200 or not isinstance(reply.body, dict):
+    if not answered(reply):
         return _down("worker", address, reply if reply.status != 200 else Reply(error="bad reply"))
     assigned = reply.body.get("assigned") or []
     detail = "partitions " + (",".join(str(p) for p in assigned) or "none")
-    if reply.body.get("status") == "ok":
+    if worker_state(reply.body) == "ok":
         return Check("worker", address, "up", True, detail)
     return Check("worker", address, str(reply.body.get("status", "unknown")), False, detail)
 
 
 def clock_check(address: str, reply: Reply) -> Check:
     """Up if /health answers; the detail says when the next batch run is due."""
-    if reply.status != 200 or not isinstance(reply.body, dict):
+    if clock_state(reply) == "down":
         return _down("clock", address, reply if reply.status != 200 else Reply(error="bad reply"))
     detail = f"next run {reply.body.get('next_run', '?')}"
     if reply.body.get("running"):
@@ -95,31 +85,31 @@ def clock_check(address: str, reply: Reply) -> Check:
     return Check("clock", address, "up", True, detail)
 
 
-def batch_check(address: str, reply: Reply) -> Check:
+def batch_check(address: str, run: LastRun | None) -> Check:
     """The last batch run from `last_run.json`: a failed run is down, no run yet is fine."""
-    if reply.status == 404:
-        return Check("batch", address, "never run", True)
-    if reply.status is None:
-        return Check("batch", address, "unknown", False, f"HDFS: {reply.error}")
-    if reply.status != 200:
-        return Check("batch", address, "unknown", False, f"HDFS answered HTTP {reply.status}")
-    body = reply.body if isinstance(reply.body, dict) else {}
-    state = body.get("state")
-    run_id = body.get("run_id", "?")
-    if state == "success":
-        return Check(
-            "batch", address, "success", True, f"{run_id} finished {body.get('finished_at')}"
-        )
-    if state == "running":
-        return Check(
-            "batch", address, "running", True, f"{run_id} started {body.get('started_at')}"
-        )
-    if state == "failed":
-        detail = (
-            f"{run_id} failed {body.get('finished_at')}: {body.get('error') or 'no reason given'}"
-        )
-        return Check("batch", address, "failed", False, detail)
-    return Check("batch", address, "unknown", False, "last_run.json is not readable")
+    state = batch_state(run)
+    if run is None:
+        return Check("batch", address, state, True)
+    run_id = run.get("run_id", "?")
+    reason = run.get("error") or "no reason given"
+    detail = {
+        "success": f"{run_id} finished {run.get('finished_at')}",
+        "running": f"{run_id} started {run.get('started_at')}",
+        "failed": f"{run_id} failed {run.get('finished_at')}: {reason}",
+    }.get(state, "last_run.json is not readable")
+    return Check("batch", address, state, state in ("success", "running"), detail)
+
+
+def batch_probe(reader: SnapshotReader) -> Check:
+    """`batch_check` of last_run.json as WebHDFS holds it; unknown if it cannot be read."""
+    from streamapp.snapshots import SnapshotUnavailable
+
+    address = f"{reader.root}/last_run.json"
+    try:
+        run = reader.last_run()
+    except SnapshotUnavailable as exc:
+        return Check("batch", address, "unknown", False, f"HDFS: {exc}")
+    return batch_check(address, run)
 
 
 def exit_code(checks: list[Check]) -> int:
@@ -191,18 +181,8 @@ def json_report(checks: list[Check], lag: LagReport | None = None) -> dict[str, 
 
 
 def http_get(url: str, params: dict[str, str] | None = None) -> Reply:
-    """GET `url`; the JSON body if there is one. Never raises."""
-    import requests
-
-    try:
-        response = requests.get(url, params=params, timeout=_HTTP_TIMEOUT)
-    except requests.RequestException as exc:
-        return Reply(error=describe_http_error(exc))
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    return Reply(response.status_code, body)
+    """GET `url` within PROBE_TIMEOUT_S; the JSON body if there is one. Never raises."""
+    return http_json(url, PROBE_TIMEOUT_S, params)
 
 
 def broker_probe(target: KafkaTarget) -> Check:
@@ -224,12 +204,14 @@ def worker_probe(url: str) -> Check:
 
 def probes(target: KafkaTarget) -> list[Callable[[], Check]]:
     """One zero-argument probe per component, in display order."""
+    from streamapp import snapshots
+
     s = target.settings
     webhdfs = f"{s.hdfs_url.rstrip('/')}/webhdfs/v1"
     user = {"user.name": s.hdfs_user_name}
-    last_run = f"{s.report_root.rstrip('/')}/last_run.json"
     web = f"http://localhost:{s.web_port}"
-    clock = f"http://localhost:{s.clock_port}"
+    clock = s.clock_base_url
+    reader = snapshots.SnapshotReader.from_settings(s, split_timeout(PROBE_TIMEOUT_S))
     found: list[Callable[[], Check]] = [
         lambda: broker_probe(target),
         lambda: hdfs_check(s.hdfs_url, http_get(f"{webhdfs}/", {"op": "GETFILESTATUS", **user})),
@@ -238,8 +220,7 @@ def probes(target: KafkaTarget) -> list[Callable[[], Check]]:
     found += [
         lambda: plain_check("web", web, http_get(f"{web}/healthz")),
         lambda: clock_check(clock, http_get(f"{clock}/health")),
-        # OPEN answers with a redirect to the node holding the data; requests follows it.
-        lambda: batch_check(last_run, http_get(f"{webhdfs}{last_run}", {"op": "OPEN", **user})),
+        lambda: batch_probe(reader),
     ]
     return found
 

@@ -4,10 +4,9 @@ import requests
 
 from streamapp.cli.status import (
     Check,
-    Reply,
     batch_check,
+    batch_probe,
     clock_check,
-    describe_http_error,
     exit_code,
     hdfs_check,
     json_report,
@@ -15,6 +14,8 @@ from streamapp.cli.status import (
     table_lines,
     worker_check,
 )
+from streamapp.health import Reply, describe_http_error
+from streamapp.snapshots import LastRun, SnapshotUnavailable
 
 REFUSED = Reply(error="connection refused")
 
@@ -50,22 +51,40 @@ def test_clock_shows_next_run() -> None:
     assert not clock_check("u", REFUSED).ok
 
 
+def _run(run_id: str, state: str, finished: str | None, error: str | None = None) -> LastRun:
+    return {
+        "run_id": run_id,
+        "state": state,
+        "started_at": "T3",
+        "finished_at": finished,
+        "error": error,
+    }
+
+
 def test_batch_states() -> None:
-    never = batch_check("p", Reply(404, {"RemoteException": {}}))
+    never = batch_check("p", None)
     assert (never.state, never.ok) == ("never run", True)
-    ok = batch_check(
-        "p", Reply(200, {"run_id": "R1", "state": "success", "finished_at": "T2", "error": None})
-    )
+    ok = batch_check("p", _run("R1", "success", "T2"))
     assert (ok.state, ok.ok, ok.detail) == ("success", True, "R1 finished T2")
-    running = batch_check("p", Reply(200, {"run_id": "R2", "state": "running", "started_at": "T3"}))
+    running = batch_check("p", _run("R2", "running", None))
     assert (running.state, running.ok) == ("running", True)
-    failed = batch_check(
-        "p", Reply(200, {"run_id": "R3", "state": "failed", "finished_at": "T4", "error": "OOM"})
-    )
+    failed = batch_check("p", _run("R3", "failed", "T4", "OOM"))
     assert (failed.state, failed.ok, failed.detail) == ("failed", False, "R3 failed T4: OOM")
-    assert batch_check("p", Reply(200, None)).state == "unknown"
-    unknown = batch_check("p", REFUSED)
-    assert (unknown.state, unknown.ok) == ("unknown", False)
+
+
+class _Reader:
+    """A SnapshotReader whose last_run.json could not be read."""
+
+    root = "/r"
+
+    def last_run(self) -> None:
+        raise SnapshotUnavailable("reading /r/last_run.json: no answer")
+
+
+def test_an_unreadable_last_run_is_unknown_and_fails() -> None:
+    unknown = batch_probe(_Reader())  # type: ignore[arg-type]
+    assert (unknown.state, unknown.ok, unknown.address) == ("unknown", False, "/r/last_run.json")
+    assert unknown.detail == "HDFS: reading /r/last_run.json: no answer"
 
 
 def test_exit_code_is_zero_only_if_all_ok() -> None:
@@ -98,11 +117,11 @@ def test_json_report_round_trips() -> None:
 
 
 def test_http_errors_are_short() -> None:
-    assert describe_http_error(requests.ConnectTimeout("long text")) == "no answer within 2 s"
+    assert describe_http_error(requests.ConnectTimeout("long text"), 2.0) == "no answer within 2 s"
     refused = requests.ConnectionError("... [Errno 111] Connection refused'))")
-    assert describe_http_error(refused) == "connection refused"
+    assert describe_http_error(refused, 2.0) == "connection refused"
     assert (
-        describe_http_error(requests.ConnectionError("Name or service not known"))
+        describe_http_error(requests.ConnectionError("Name or service not known"), 2.0)
         == "cannot connect"
     )
 

@@ -96,3 +96,14 @@ def test_table_output_lists_every_component(capsys: pytest.CaptureFixture[str]) 
         "clock",
         "batch",
     ]
+
+
+def test_clock_is_probed_at_clock_url(
+    monkeypatch: pytest.MonkeyPatch,
+    nothing_else_running: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("CLOCK_URL", url + "/")
+    _, checks = _status(capsys)
+    assert (checks["clock"]["address"], checks["clock"]["state"]) == (url, "down")

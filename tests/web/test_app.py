@@ -335,6 +335,9 @@ def test_clock_and_spark_boxes_follow_their_state(
     html = health.get("/").get_data(as_text=True)
     assert 'data-component="spark" data-state="down"' in html
     assert 'data-component="clock" data-state="ok"' in html
+    # The same clock found at CLOCK_URL, whatever CLOCK_PORT says.
+    by_url = make_app(live.url, published.url, CLOCK_URL=clock.url).test_client()
+    assert by_url.get("/api/health").json["clock"] == body["clock"]
 
 
 def test_a_worker_breaking_the_contract_reads_as_down_not_as_a_crash(

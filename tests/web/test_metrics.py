@@ -16,8 +16,8 @@ from streamapp.archive.core import DataFile, Marker, data_file_path, encode_mark
 from tests.fixtures.worker import create_topic, produce
 from tests.web.conftest import sample_messages
 from tests.web.sources import LiveServer
-from web.data import ArchivePartition
 from web.metrics import archive_metrics, batch_metrics
+from web.sources import ArchivePartition
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
