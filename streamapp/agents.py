@@ -141,13 +141,21 @@ def _prepare(
 _sending = asyncio.Lock()
 
 
-async def _send_batch(records: dict[counting.Source, list[counting.Record]]) -> None:
+async def _send_batch(
+    records: dict[counting.Source, list[counting.Record]], generation: int
+) -> bool:
+    """Send `records`' updates; False when a revocation came since `generation`
+    (`pending.generation` when the records were taken): their lineages were dropped with
+    it, nothing more is sent, and the partitions' next owner replays the records."""
     async with _sending:
         # Pure, and proportional to the batch's distinct words (tens of thousands at a
         # large vocabulary): in a thread, so the event loop answers views meanwhile
         # (the GIL is handed over every few milliseconds).
         batch, payloads = await asyncio.to_thread(_prepare, records)
+        if pending.generation != generation:
+            return False
         await _send_prepared(batch, payloads, sum(map(len, records.values())))
+    return pending.generation == generation
 
 
 async def _send_prepared(
@@ -276,8 +284,12 @@ def _remember(events: list[EventT]) -> None:
 
 
 def _store_lineage(partition: int, event: EventT) -> None:
-    """Write `partition`'s lineage row while `event`, one of that partition, is current."""
-    seen = lineages[partition].seen()
+    """Write `partition`'s lineage row while `event`, one of that partition, is current
+    (none once a revocation dropped the lineage: its next owner reloads the stored one)."""
+    lineage = lineages.get(partition)
+    if lineage is None:
+        return
+    seen = lineage.seen()
     with _as_current(event):
         lineage_table[str(partition)] = {"g": seen.gen, "o": seen.last, "f": seen.fingerprint}
 
@@ -293,7 +305,9 @@ async def count_batches(stream: StreamT[bytes]) -> None:
     # take_events (not in faust's StreamT interface) acks a batch after the loop body.
     batches = stream.take_events(settings.live_batch_max, within=within)  # type: ignore[attr-defined]
     async for events in batches:
-        await _send_batch(_sources(events))
+        generation = pending.generation
+        if not await _send_batch(_sources(events), generation):
+            continue  # revoked meanwhile (stream_wait_empty=False): the events come again
         _remember(events)
         for event in events:
             counted[event.message.partition] = event.message.offset
@@ -539,7 +553,10 @@ async def _settle_held(partition: int, highwater: int | None) -> None:
         highwater,
         lineage.gen,
     )
-    await _send_batch({counting.Source(lineage.gen, partition): [r for r, _ in out.taken]})
+    generation = pending.generation
+    taken = {counting.Source(lineage.gen, partition): [r for r, _ in out.taken]}
+    if not await _send_batch(taken, generation):
+        return  # revoked meanwhile: the events stay unacked and come again
     _store_lineage(partition, last_event)
     _settle(out.taken, [])  # sent: ack their events
 
