@@ -127,6 +127,12 @@ class Probe(threading.Thread):
                 time.sleep(0.01)
 
 
+# How often the benchmark reads the worker's /metrics to see whether a phase is counted:
+# each read renders every metric family on the worker's event loop (tens of ms), load
+# the measured views would otherwise share; a phase lasts tens of seconds.
+PROGRESS_POLL_S = 0.5
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -149,7 +155,7 @@ def count_phase(
             return time.monotonic() - start, applied
         if worker.proc.poll() is not None:
             raise RuntimeError(f"worker exited; see {worker.log.name}")
-        time.sleep(0.1)
+        time.sleep(PROGRESS_POLL_S)
 
 
 def steady_phase(
@@ -182,7 +188,7 @@ def steady_phase(
     ):
         if worker.proc.poll() is not None:
             raise RuntimeError(f"worker exited; see {worker.log.name}")
-        time.sleep(0.1)
+        time.sleep(PROGRESS_POLL_S)
 
 
 def loop_lag(worker: Worker) -> str:

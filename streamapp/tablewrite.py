@@ -86,7 +86,11 @@ async def write_rows(
     # A batch's future carries its first record's offset; its records follow it.
     offset = max(meta.offset + n - 1 for meta, (_, n) in zip(delivered, sent, strict=True))
     local.put(store.offset_key, str(offset).encode())  # as Store.set_persisted_offset
-    store._db_for_partition(partition).write(local)
+    # In a thread: a write of tens of thousands of rows takes ~0.1 s, and rocksdict lets
+    # go of the GIL meanwhile, so the event loop answers views. A revocation meanwhile
+    # does not close the database (faust's store only forgets it); the rows are those
+    # the changelog has, so the local store stays consistent with it either way.
+    await asyncio.to_thread(store._db_for_partition(partition).write, local)
     # An LRU of key_index_size keys: the keys written last are what remains of them.
     index = store._key_index
     for k in keys[-store.key_index_size :]:
