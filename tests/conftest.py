@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.broker",
+    "tests.fixtures.sigterm",
     "tests.fixtures.spark",
     "tests.fixtures.webhdfs",
     "tests.fixtures.worker",
