@@ -42,7 +42,6 @@ from spark_jobs.errors import ArchiveMissing, BatchError, RunInProgress, SparkUn
 from spark_jobs.hadoopfs import HadoopFs
 from spark_jobs.options import JobOptions, add_job_arguments, options_from_args
 from spark_jobs.snapshot import (
-    TOP_N,
     AggregateStore,
     Coverage,
     SnapshotWriter,
@@ -52,6 +51,7 @@ from spark_jobs.snapshot import (
     running_elsewhere,
 )
 from streamapp.config import Settings
+from streamapp.contract import HOUR_WORDS_DIR, TOP_MAX, WORDS_DIR
 from streamapp.errors import WordstreamError
 
 log = logging.getLogger("spark_jobs.wordcount")
@@ -252,15 +252,17 @@ def _count_and_write(
             StorageLevel.MEMORY_AND_DISK
         )
         try:
-            counts.write.json(f"{run_dir}/words")
+            counts.write.json(f"{run_dir}/{WORDS_DIR}")
             distinct = counts.count()
-            top = [r.asDict() for r in T.top_words(counts, TOP_N).collect()]
+            top = [r.asDict() for r in T.top_words(counts, TOP_MAX).collect()]
         finally:
             counts.unpersist()
     merged = merge(records[k] for k in sorted(records))
     since = recent_hours_since(merged.cells, merged.partitions)
     with _phase("writing the recent hours' word counts"):
-        _recent_hour_words(spark, aggregates, records, since).write.json(f"{run_dir}/hour_words")
+        _recent_hour_words(spark, aggregates, records, since).write.json(
+            f"{run_dir}/{HOUR_WORDS_DIR}"
+        )
     totals = {
         "messages": merged.messages,
         "words": merged.words,

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import requests
 from hdfs import HdfsError, InsecureClient
 
+from streamapp.contract import HOUR_WORDS_DIR, SUMMARY_FILE, WORDS_DIR
 from streamapp.snapshots import LastRun, SnapshotReader, SnapshotUnavailable, brief_http_error
 from web.errors import HdfsUnavailable, ReportError, WorkerRefused, WorkerUnavailable
 from web.reconcile import BatchCell, batch_cells
@@ -163,10 +164,11 @@ class SnapshotSource:
         ):
             return current
         run_dir = pointer["path"]
-        summary = self._reader.read_json(f"{run_dir}/summary.json")
+        summary_path = f"{run_dir}/{SUMMARY_FILE}"
+        summary = self._reader.read_json(summary_path)
         if summary is None:
-            raise HdfsUnavailable(f"{run_dir}/summary.json is missing")
-        cells = decodes(batch_cells, summary, f"{run_dir}/summary.json cells", HdfsUnavailable)
+            raise HdfsUnavailable(f"{summary_path} is missing")
+        cells = decodes(batch_cells, summary, f"{summary_path} cells", HdfsUnavailable)
         return Snapshot(pointer["run_id"], run_dir, summary, cells)
 
     def word_counts(self, snapshot: Snapshot) -> dict[str, int]:
@@ -175,7 +177,7 @@ class SnapshotSource:
             if snapshot._words is None:
                 snapshot._words = dict(
                     self._rows(
-                        snapshot.path + "/words", lambda r: (str(r["word"]), int(r["count"]))
+                        f"{snapshot.path}/{WORDS_DIR}", lambda r: (str(r["word"]), int(r["count"]))
                     )
                 )
             return snapshot._words
@@ -190,7 +192,7 @@ class SnapshotSource:
             if snapshot._hour_words is None or snapshot._hour_words[0] != since:
                 kept: dict[str, dict[str, int]] = {}
                 rows = self._rows(
-                    snapshot.path + "/hour_words",
+                    f"{snapshot.path}/{HOUR_WORDS_DIR}",
                     lambda r: (str(r["hour"]), str(r["word"]), int(r["count"])),
                 )
                 for hour, word, count in rows:
