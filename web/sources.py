@@ -229,8 +229,8 @@ class ArchivePartition:
 class ArchiveReader:
     """Reads the archive's per-partition markers and recent file counts from WebHDFS.
 
-    Markers are settled the way the sink settles them on start (`choose_marker`,
-    `plan_recovery`) without its roll-forward writes. Files are counted for the
+    Markers are settled the way the sink settles them on start, without its roll-forward
+    writes (`read_committed`). Files are counted for the
     `dates` most recent UTC dates of the newest generation: a bounded number of listings
     however long the archive's history.
     """
@@ -266,12 +266,8 @@ class ArchiveReader:
 
     def partitions(self) -> list[ArchivePartition]:
         """Every partition of the topic that has a marker, by partition."""
-        from streamapp.archive.core import (
-            choose_marker,
-            marker_paths,
-            parse_data_file_path,
-            plan_recovery,
-        )
+        from streamapp.archive.core import parse_data_file_path
+        from streamapp.archive.store import read_committed
 
         files: dict[int, dict[str, int]] = {}
         gens = [n for n, _ in self._list(self._root) if n.startswith("gen=")]
@@ -290,13 +286,9 @@ class ArchiveReader:
             if not name.startswith(prefix) or not name[len(prefix) :].isdigit():
                 continue
             partition = int(name[len(prefix) :])
-            slots = marker_paths(self._root, self._topic, partition)
-            marker = choose_marker([self._read(path) for path in slots])
-            renames = marker.pending.renames if marker and marker.pending else ()
-            finals = {
-                final: self._client.status(final, strict=False) is not None for _, final in renames
-            }
-            committed = plan_recovery(marker, finals, {}).committed
+            committed = read_committed(
+                self._client, self._root, self._topic, partition, read=self._read
+            )
             times = [
                 int(st["modificationTime"])
                 for _, st in self._list(f"{self._root}/_markers/{name}")
