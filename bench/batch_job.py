@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from devstack.webhdfs import WebHdfsServer  # noqa: E402
+from streamapp.contract import HOUR_MS  # noqa: E402
 from streamapp.demo import corpus_lines  # noqa: E402
 from streamapp.tokenize import words  # noqa: E402
 
@@ -41,7 +42,7 @@ PARTITIONS = 4
 PER_FILE = 50_000
 WORDS_PER_MESSAGE = 10
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-SPAN_MS = 20 * 3_600_000  # messages spread over 20 hours
+SPAN_MS = 20 * HOUR_MS  # messages spread over 20 hours
 
 
 def vocabulary(rng: random.Random, size: int = 20_000) -> list[str]:
@@ -123,7 +124,7 @@ def python_recount(client: InsecureClient, root: str) -> dict[str, int]:
                     messages += 1
                     tokens = words(r["value"])
                     counts.update(tokens)
-                    hour = r["timestamp"] // 3_600_000
+                    hour = r["timestamp"] // HOUR_MS
                     hours.update((hour, w) for w in tokens)
     return {
         "messages": messages,

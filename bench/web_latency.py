@@ -41,7 +41,6 @@ from devstack.webhdfs import WebHdfsServer  # noqa: E402
 from tests.web.sources import Message, publish_batch, serve_live  # noqa: E402
 
 REPORT_ROOT = "/reports/wordstream"
-HOUR = 3_600_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 DISTINCT = 100_000
 

@@ -14,12 +14,11 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from spark_jobs.transforms import date_key_of_path
+from streamapp.contract import Source, hour_label
 
-MS_PER_HOUR = 3_600_000
 # Roots in a fingerprint entry: the same relative name in the two roots is two files.
 ARCHIVE, REJECTED = "archive", "rejected"
 
@@ -96,11 +95,6 @@ def plan_run(
     )
 
 
-def hour_label(hour_index: int) -> str:
-    """`YYYY-MM-DDTHH:00:00Z` of an hour index (hours since the epoch)."""
-    return datetime.fromtimestamp(hour_index * 3600, UTC).strftime("%Y-%m-%dT%H:00:00Z")
-
-
 def date_record(
     *,
     key: str,
@@ -125,7 +119,7 @@ def date_record(
         "rejected": sum(int(r["messages"]) for r in rejected_partitions),
         "corrupt": int(corrupt),
         "rejected_partitions": {
-            f"{r['gen']}:{r['partition']}": int(r["last_offset"]) for r in rejected_partitions
+            Source(r["gen"], r["partition"]).key: int(r["last_offset"]) for r in rejected_partitions
         },
         "cells": [
             {k: int(c[k]) for k in _CELL_FIELDS}
@@ -171,7 +165,7 @@ def merge(records: Iterable[Mapping[str, Any]]) -> Merged:
         rejected += int(record["rejected"])
         corrupt += int(record["corrupt"])
         for name, last in record["rejected_partitions"].items():
-            gen, partition = (int(x) for x in name.split(":"))
+            gen, partition = Source.parse(name)
             partitions[gen, partition] = max(partitions.get((gen, partition), last), last)
         for c in record["cells"]:
             # A cell normally comes from one date; a message whose hour lies in another
@@ -207,7 +201,7 @@ def merge(records: Iterable[Mapping[str, Any]]) -> Merged:
         cells=[
             {
                 "hour": hour_label(c["h"]),
-                "partition": f"{c['gen']}:{c['partition']}",
+                "partition": Source(c["gen"], c["partition"]).key,
                 "messages": c["messages"],
                 "words": c["words"],
                 "first_offset": c["first_offset"],
@@ -215,7 +209,7 @@ def merge(records: Iterable[Mapping[str, Any]]) -> Merged:
             }
             for c in ordered
         ],
-        partitions={f"{g}:{p}": last for (g, p), last in sorted(partitions.items())},
+        partitions={Source(g, p).key: last for (g, p), last in sorted(partitions.items())},
         first_timestamp_ms=min((c["first_timestamp_ms"] for c in ordered), default=None),
         last_timestamp_ms=max((c["last_timestamp_ms"] for c in ordered), default=None),
     )

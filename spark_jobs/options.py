@@ -52,6 +52,13 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def default_options(settings: Settings) -> JobOptions:
+    """The options of a run given no arguments: all from config."""
+    parser = argparse.ArgumentParser()
+    add_job_arguments(parser)
+    return options_from_args(parser.parse_args([]), settings)
+
+
 def options_from_args(args: argparse.Namespace, settings: Settings) -> JobOptions:
     """Resolve parsed arguments, filling what was not given from config."""
     base = settings.batch_fs_uri

@@ -15,6 +15,14 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from spark_jobs.hadoopfs import HadoopFs
+from streamapp.contract import (
+    LAST_RUN_FILE,
+    LATEST_FILE,
+    RUNS_DIR,
+    SUCCESS_FILE,
+    SUMMARY_FILE,
+    SUMMARY_TOTALS,
+)
 from streamapp.snapshots import LastRun, LatestPointer, decode_last_run, decode_latest
 
 
@@ -29,8 +37,6 @@ class DatePlan(Protocol):
     def dropped(self) -> Sequence[str]: ...
 
 
-TOP_N = 1000
-TOTALS = ("messages", "words", "distinct_words", "rejected", "corrupt")
 RUN_ID_FORMAT = "%Y%m%dT%H%M%SZ"
 _RUN_ID = re.compile(r"\d{8}T\d{6}Z")
 
@@ -87,7 +93,7 @@ def build_summary(
             "first_timestamp_ms": coverage.first_timestamp_ms,
             "last_timestamp_ms": coverage.last_timestamp_ms,
         },
-        "totals": {k: int(totals[k]) for k in TOTALS},
+        "totals": {k: int(totals[k]) for k in SUMMARY_TOTALS},
         "hours": [
             {"hour": h["hour"], "messages": int(h["messages"]), "words": int(h["words"])}
             for h in sorted(hours, key=lambda h: h["hour"])
@@ -167,7 +173,7 @@ class SnapshotWriter:
         self.root = report_root.rstrip("/")
 
     def run_dir(self, run_id: str) -> str:
-        return f"{self.root}/runs/{run_id}"
+        return f"{self.root}/{RUNS_DIR}/{run_id}"
 
     def _read_json(self, name: str) -> Any:
         raw = self.fs.read_bytes(f"{self.root}/{name}")
@@ -176,20 +182,20 @@ class SnapshotWriter:
     def last_run(self) -> LastRun | None:
         """last_run.json; None if there is none or it is unreadable (then it blocks no run)."""
         try:
-            return decode_last_run(self._read_json("last_run.json"))
+            return decode_last_run(self._read_json(LAST_RUN_FILE))
         except ValueError:
             return None
 
     def latest(self) -> LatestPointer | None:
         """The `latest` pointer; None if there is none or it is unreadable."""
         try:
-            return decode_latest(self._read_json("latest"))
+            return decode_latest(self._read_json(LATEST_FILE))
         except ValueError:
             return None
 
     def record_attempt(self, record: Mapping[str, Any]) -> None:
         """Write last_run.json (temp file + rename, so a reader never sees half of it)."""
-        self._replace(f"{self.root}/last_run.json", dumps(record))
+        self._replace(f"{self.root}/{LAST_RUN_FILE}", dumps(record))
 
     def run_exists(self, run_id: str) -> bool:
         return self.fs.exists(self.run_dir(run_id))
@@ -197,14 +203,14 @@ class SnapshotWriter:
     def commit(self, run_id: str, summary: Mapping[str, Any]) -> None:
         """Write summary.json, then `_SUCCESS`, then point `latest` at the run."""
         run_dir = self.run_dir(run_id)
-        self.fs.write_bytes(f"{run_dir}/summary.json", dumps(summary))
-        self.fs.write_bytes(f"{run_dir}/_SUCCESS", b"")
+        self.fs.write_bytes(f"{run_dir}/{SUMMARY_FILE}", dumps(summary))
+        self.fs.write_bytes(f"{run_dir}/{SUCCESS_FILE}", b"")
         pointer = {"run_id": run_id, "path": self.fs.uri_path(run_dir)}
-        self._replace(f"{self.root}/latest", dumps(pointer))
+        self._replace(f"{self.root}/{LATEST_FILE}", dumps(pointer))
 
     def prune(self, keep: int) -> list[str]:
         """Delete all but the `keep` newest runs (never the one `latest` names)."""
-        runs_root = f"{self.root}/runs"
+        runs_root = f"{self.root}/{RUNS_DIR}"
         if not self.fs.exists(runs_root):
             return []
         run_ids = [name for name, _, is_dir in self.fs.list_dir(runs_root) if is_dir]
@@ -235,7 +241,7 @@ class AggregateStore:
         self.root = f"{report_root.rstrip('/')}/aggregates"
 
     def run_dir(self, run_id: str) -> str:
-        return f"{self.root}/runs/{run_id}"
+        return f"{self.root}/{RUNS_DIR}/{run_id}"
 
     def words_dir(self, run_id: str, key: str) -> str:
         return f"{self.run_dir(run_id)}/words/date_key={key}"

@@ -15,6 +15,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
 
+from streamapp.contract import HOUR_MS, SPARK_HOUR_FORMAT
 from streamapp.tokenize import words
 
 # Numbers are strict: a string, float or boolean read into INT/BIGINT parses as NULL,
@@ -33,9 +34,6 @@ _GEN_IN_PATH = r"/gen=([0-9]+)/date=[^/]+/[^/]+$"
 # anyway, having no generation, or belong to a directory the sink never writes).
 DATE_KEY_IN_PATH = r"/date=([0-9A-Za-z_.-]+)/[^/]+$"
 UNDATED = "undated"
-
-HOUR_FORMAT = "yyyy-MM-dd'T'HH:00:00'Z'"
-_MS_PER_HOUR = 3_600_000
 
 
 # The tokenizer runs in Python on Arrow batches: Spark SQL has no NFKC/casefold/`\w`
@@ -304,12 +302,12 @@ def date_word_counts(hour_words: DataFrame) -> DataFrame:
 
 def hour_index(timestamp_ms: Column) -> Column:
     """Hours since the epoch of a Kafka timestamp in ms: a cheap grouping key."""
-    return F.floor(timestamp_ms / _MS_PER_HOUR)
+    return F.floor(timestamp_ms / HOUR_MS)
 
 
 def hour_label(index: Column) -> Column:
     """`YYYY-MM-DDTHH:00:00Z` of an hour index; needs the session time zone UTC."""
-    return F.date_format(F.timestamp_millis(index * _MS_PER_HOUR), HOUR_FORMAT)
+    return F.date_format(F.timestamp_millis(index * HOUR_MS), SPARK_HOUR_FORMAT)
 
 
 def hour_of(timestamp_ms: Column) -> Column:

@@ -18,6 +18,7 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from spark_jobs.dates import (
     ARCHIVE,
     REJECTED,
     DateFiles,
+    Plan,
     date_record,
     group_by_date,
     merge,
@@ -42,7 +44,6 @@ from spark_jobs.errors import ArchiveMissing, BatchError, RunInProgress, SparkUn
 from spark_jobs.hadoopfs import HadoopFs
 from spark_jobs.options import JobOptions, add_job_arguments, options_from_args
 from spark_jobs.snapshot import (
-    TOP_N,
     AggregateStore,
     Coverage,
     SnapshotWriter,
@@ -52,6 +53,7 @@ from spark_jobs.snapshot import (
     running_elsewhere,
 )
 from streamapp.config import Settings
+from streamapp.contract import HOUR_WORDS_DIR, RUNS_DIR, TOP_MAX, WORDS_DIR
 from streamapp.errors import WordstreamError
 
 log = logging.getLogger("spark_jobs.wordcount")
@@ -200,6 +202,21 @@ def _phase(name: str) -> Iterator[None]:
     log.info("%s took %.1f s", name, time.monotonic() - started)
 
 
+@dataclass(frozen=True)
+class _Listing:
+    """What the archive holds now, and which dates this run counts or takes as stored."""
+
+    files: list[tuple[str, int]]
+    rejected_files: list[tuple[str, int]]
+    current: dict[str, DateFiles]
+    stored: dict[str, dict[str, Any]]
+    plan: Plan
+
+    @property
+    def input_files(self) -> int:
+        return len(self.files) + len(self.rejected_files)
+
+
 def _count_and_write(
     spark: SparkSession,
     options: JobOptions,
@@ -208,6 +225,46 @@ def _count_and_write(
     started: datetime,
     now: Callable[[], datetime],
 ) -> dict[str, Any]:
+    """List the archive, bring every date's aggregate up to date, write and commit the run."""
+    aggregates = AggregateStore(store.fs, store.root)
+    listing = _list_archive(spark, options, aggregates)
+    records = _date_records(spark, aggregates, run_id, listing)
+    run_dir = store.run_dir(run_id)
+    distinct, top = _write_words(spark, aggregates, records, run_dir)
+    merged = merge(records[k] for k in sorted(records))
+    since = recent_hours_since(merged.cells, merged.partitions)
+    with _phase("writing the recent hours' word counts"):
+        recent = _recent_hour_words(spark, aggregates, records, since)
+        recent.write.json(f"{run_dir}/{HOUR_WORDS_DIR}")
+    totals = {
+        "messages": merged.messages,
+        "words": merged.words,
+        "distinct_words": distinct,
+        "rejected": merged.rejected,
+        "corrupt": merged.corrupt,
+    }
+    summary = build_summary(
+        run_id=run_id,
+        started=started,
+        finished=now(),
+        spark_version=spark.version,
+        archive=options.archive,
+        input_files=listing.input_files,
+        coverage=Coverage(merged.partitions, merged.first_timestamp_ms, merged.last_timestamp_ms),
+        totals=totals,
+        hours=merged.hours,
+        top=top,
+        cells=merged.cells,
+        dates=listing.plan,
+        hour_words_since=since,
+    )
+    _commit(store, aggregates, run_id, summary, records, listing.plan)
+    log.info("run %s committed: %s", run_id, totals)
+    return summary
+
+
+def _list_archive(spark: SparkSession, options: JobOptions, aggregates: AggregateStore) -> _Listing:
+    """Both roots' data files by date, the stored aggregates, and the plan between them."""
     archive_fs = HadoopFs(spark, options.archive)
     if not archive_fs.exists(options.archive):
         raise ArchiveMissing(
@@ -223,7 +280,6 @@ def _count_and_write(
             else []
         )
         current = group_by_date(files, rejected_files, options.archive, options.rejected)
-        aggregates = AggregateStore(store.fs, store.root)
         stored = aggregates.records()
         plan = plan_run(current, stored, options.full)
     if not files:
@@ -239,56 +295,55 @@ def _count_and_write(
         if plan.dropped
         else "",
     )
+    return _Listing(files, rejected_files, current, stored, plan)
+
+
+def _date_records(
+    spark: SparkSession, aggregates: AggregateStore, run_id: str, listing: _Listing
+) -> dict[str, dict[str, Any]]:
+    """Every current date's aggregate record: the stored ones reused, the others counted."""
+    plan = listing.plan
     fresh = (
-        _recompute(spark, aggregates, run_id, {k: current[k] for k in plan.recompute})
+        _recompute(spark, aggregates, run_id, {k: listing.current[k] for k in plan.recompute})
         if plan.recompute
         else {}
     )
-    records = {**{k: stored[k] for k in plan.reuse}, **fresh}
+    return {**{k: listing.stored[k] for k in plan.reuse}, **fresh}
 
-    run_dir = store.run_dir(run_id)
+
+def _write_words(
+    spark: SparkSession,
+    aggregates: AggregateStore,
+    records: dict[str, dict[str, Any]],
+    run_dir: str,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Write the run's every-word counts; return the distinct words and the top words."""
     with _phase("merging the dates' word counts"):
         counts = _merged_word_counts(spark, aggregates, records).persist(
             StorageLevel.MEMORY_AND_DISK
         )
         try:
-            counts.write.json(f"{run_dir}/words")
+            counts.write.json(f"{run_dir}/{WORDS_DIR}")
             distinct = counts.count()
-            top = [r.asDict() for r in T.top_words(counts, TOP_N).collect()]
+            top = [r.asDict() for r in T.top_words(counts, TOP_MAX).collect()]
         finally:
             counts.unpersist()
-    merged = merge(records[k] for k in sorted(records))
-    since = recent_hours_since(merged.cells, merged.partitions)
-    with _phase("writing the recent hours' word counts"):
-        _recent_hour_words(spark, aggregates, records, since).write.json(f"{run_dir}/hour_words")
-    totals = {
-        "messages": merged.messages,
-        "words": merged.words,
-        "distinct_words": distinct,
-        "rejected": merged.rejected,
-        "corrupt": merged.corrupt,
-    }
-    summary = build_summary(
-        run_id=run_id,
-        started=started,
-        finished=now(),
-        spark_version=spark.version,
-        archive=options.archive,
-        input_files=len(files) + len(rejected_files),
-        coverage=Coverage(merged.partitions, merged.first_timestamp_ms, merged.last_timestamp_ms),
-        totals=totals,
-        hours=merged.hours,
-        top=top,
-        cells=merged.cells,
-        dates=plan,
-        hour_words_since=since,
-    )
+    return distinct, top
+
+
+def _commit(
+    store: SnapshotWriter,
+    aggregates: AggregateStore,
+    run_id: str,
+    summary: Mapping[str, Any],
+    records: dict[str, dict[str, Any]],
+    plan: Plan,
+) -> None:
+    """Commit the run, then let go of the aggregates no current date uses."""
     store.commit(run_id, summary)
     # Only after the commit: until then the previous run's state is the trusted one.
     aggregates.forget(plan.dropped)
     aggregates.prune(keep={str(r["run_id"]) for r in records.values()} | {run_id})
-    log.info("run %s committed: %s", run_id, totals)
-    return summary
 
 
 def _recompute(
@@ -441,7 +496,7 @@ def execute(options: JobOptions) -> int:
         f"batch run {summary['run_id']} ok: "
         f"{totals['messages']} messages, {totals['words']} words "
         f"({totals['distinct_words']} distinct), {totals['rejected']} rejected, "
-        f"{totals['corrupt']} corrupt -> {options.report_root}/runs/{summary['run_id']}"
+        f"{totals['corrupt']} corrupt -> {options.report_root}/{RUNS_DIR}/{summary['run_id']}"
     )
     return 0
 

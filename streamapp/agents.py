@@ -29,6 +29,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from streamapp import counting, tablewrite
 from streamapp.app import app, before_stop, settings, source_topic
 from streamapp.archive.core import encode_record
+from streamapp.contract import Source
 from streamapp.lineage import Lineage, Seen
 from streamapp.pending import Row, WriteBehind
 from streamapp.topn import TopN, TopRow
@@ -129,7 +130,7 @@ async def _send_update(key: bytes, value: bytes, partition: int) -> None:
 
 
 def _prepare(
-    records: dict[counting.Source, list[counting.Record]],
+    records: dict[Source, list[counting.Record]],
 ) -> tuple[counting.Batch, dict[int, bytes]]:
     """The batch's updates, aggregated and encoded one record per table partition."""
     batch = counting.aggregate(records)
@@ -141,9 +142,7 @@ def _prepare(
 _sending = asyncio.Lock()
 
 
-async def _send_batch(
-    records: dict[counting.Source, list[counting.Record]], generation: int
-) -> bool:
+async def _send_batch(records: dict[Source, list[counting.Record]], generation: int) -> bool:
     """Send `records`' updates; False when a revocation came since `generation`
     (`pending.generation` when the records were taken): their lineages were dropped with
     it, nothing more is sent, and the partitions' next owner replays the records."""
@@ -233,9 +232,9 @@ def _settle(settled: list[Taken], out: list[counting.Record]) -> None:
             event.ack()
 
 
-def _sources(events: list[EventT]) -> dict[counting.Source, list[counting.Record]]:
+def _sources(events: list[EventT]) -> dict[Source, list[counting.Record]]:
     """The batch's records per source (generation, partition), replays included."""
-    by_source: dict[counting.Source, list[counting.Record]] = defaultdict(list)
+    by_source: dict[Source, list[counting.Record]] = defaultdict(list)
     for event in events:
         m = event.message
         lineage = _lineage(m.partition, event)
@@ -250,7 +249,7 @@ def _sources(events: list[EventT]) -> dict[counting.Source, list[counting.Record
         out = lineage.offer(m.offset, (record, event), highwater)
         if out.replayed:
             # Sent again: the rows' marks make them no-ops, as for any replay.
-            _settle(out.replayed, by_source[counting.Source(gen, m.partition)])
+            _settle(out.replayed, by_source[Source(gen, m.partition)])
         if out.regressed:
             LOG_RESTARTS.inc()
             GENERATION.labels(str(m.partition)).set(lineage.gen)
@@ -265,7 +264,7 @@ def _sources(events: list[EventT]) -> dict[counting.Source, list[counting.Record
                 gen,
             )
         if out.taken:
-            _settle(out.taken, by_source[counting.Source(lineage.gen, m.partition)])
+            _settle(out.taken, by_source[Source(lineage.gen, m.partition)])
     for lineage in lineages.values():
         for _, (_, held) in lineage.held:
             if id(held) not in _unsettled:
@@ -554,7 +553,7 @@ async def _settle_held(partition: int, highwater: int | None) -> None:
         lineage.gen,
     )
     generation = pending.generation
-    taken = {counting.Source(lineage.gen, partition): [r for r, _ in out.taken]}
+    taken = {Source(lineage.gen, partition): [r for r, _ in out.taken]}
     if not await _send_batch(taken, generation):
         return  # revoked meanwhile: the events stay unacked and come again
     _store_lineage(partition, last_event)

@@ -24,36 +24,18 @@ import heapq
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import lru_cache
 from itertools import accumulate, pairwise
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
+from streamapp.contract import HOUR_FORMAT, Source, hour_of, hour_start
 from streamapp.tokenize import words
 
-HOUR_MS = 3_600_000
 REJECTED = -1  # the word count a totals entry carries for a rejected (non-UTF-8) message
 TOTALS_KEY = "totals"  # the one row of the totals table
-
-
-class Source(NamedTuple):
-    """Where source messages come from: a partition's log, in one generation."""
-
-    gen: int
-    partition: int
-
-    @property
-    def key(self) -> str:
-        """The source as updates and rows name it (contract notation `<gen>:<partition>`)."""
-        return f"{self.gen}:{self.partition}"
-
-    @classmethod
-    def parse(cls, key: str) -> Source:
-        """Inverse of `key`."""
-        gen, _, partition = key.partition(":")
-        return cls(int(gen), int(partition))
 
 
 @dataclass(frozen=True)
@@ -94,16 +76,6 @@ class Batch:
 
     slices: dict[Source, Slice]
     rejected: list[tuple[Source, Record]]
-
-
-@lru_cache(maxsize=4096)
-def _hour_label(hour_index: int) -> str:
-    return datetime.fromtimestamp(hour_index * 3600, UTC).strftime("%Y-%m-%dT%H:00:00Z")
-
-
-def hour_of(timestamp_ms: int) -> str:
-    """The UTC hour (contract format `YYYY-MM-DDTHH:00:00Z`) a Kafka timestamp falls in."""
-    return _hour_label(timestamp_ms // HOUR_MS)
 
 
 def decode(value: bytes | None) -> str | None:
@@ -339,8 +311,7 @@ def _unseen(
 
 @lru_cache(maxsize=1024)
 def _cutoff(newest: str, retention_hours: int) -> str:
-    newest_start = datetime.strptime(newest, "%Y-%m-%dT%H:00:00Z")
-    return (newest_start - timedelta(hours=retention_hours)).strftime("%Y-%m-%dT%H:00:00Z")
+    return (hour_start(newest) - timedelta(hours=retention_hours)).strftime(HOUR_FORMAT)
 
 
 def _prune_hours(hours: dict[str, Any], retention_hours: int) -> None:

@@ -16,6 +16,7 @@ import requests
 from hdfs import HdfsError, InsecureClient
 
 from streamapp.config import Settings
+from streamapp.contract import LAST_RUN_FILE, LATEST_FILE
 from streamapp.errors import WordstreamError
 
 _Row = TypeVar("_Row")
@@ -98,11 +99,11 @@ class SnapshotReader:
 
     def last_run(self) -> LastRun | None:
         """The latest attempt's record, None if no batch has run yet."""
-        return self._read_decoded("last_run.json", decode_last_run)
+        return self._read_decoded(LAST_RUN_FILE, decode_last_run)
 
     def latest(self) -> LatestPointer | None:
         """The newest complete run's pointer, None if no run has completed yet."""
-        return self._read_decoded("latest", decode_latest)
+        return self._read_decoded(LATEST_FILE, decode_latest)
 
     def _read_decoded(self, name: str, decode: Callable[[Any], _Doc]) -> _Doc | None:
         path = f"{self.root}/{name}"

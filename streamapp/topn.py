@@ -20,7 +20,8 @@ from typing import TypedDict
 
 from sortedcontainers import SortedList
 
-TOP_MAX = 1000  # the largest n /top answers (docs/contracts.md section 3)
+from streamapp.contract import TOP_MAX
+
 FORMAT = 1  # the stored row's format version
 
 

@@ -23,10 +23,11 @@ from faust.types import TP
 from streamapp import counting
 from streamapp.agents import PARTITIONS, pending, top_table, tops, totals_table, word_table
 from streamapp.app import app, source_topic
+from streamapp.contract import TOP_MAX, Source
 from streamapp.metrics import setup_metrics
 from streamapp.shares import Picked, Share, pick
 from streamapp.tokenize import words
-from streamapp.topn import TOP_MAX, TopN
+from streamapp.topn import TopN
 
 log = logging.getLogger(__name__)
 
@@ -371,14 +372,12 @@ async def sources(self: web.View, request: web.Request) -> web.Response:
             "sources": [
                 {"source": k, "messages": m, "words": w, "rejected": r, "last_offset": last}
                 for k, (m, w, r, last) in sorted(
-                    per_source.items(), key=lambda kv: counting.Source.parse(kv[0])
+                    per_source.items(), key=lambda kv: Source.parse(kv[0])
                 )
             ],
             "cells": [
                 {"hour": h, "source": k, "messages": m, "words": w, "last_offset": last}
-                for h, k, (m, w, last) in sorted(
-                    per_cell, key=lambda c: (c[0], counting.Source.parse(c[1]))
-                )
+                for h, k, (m, w, last) in sorted(per_cell, key=lambda c: (c[0], Source.parse(c[1])))
             ],
         },
         picked,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import unicodedata
 
+from streamapp.contract import TOP_MAX
 from streamapp.errors import WordstreamError
 from streamapp.tokenize import words
 
 DEFAULT_TOP = 10
-MAX_TOP = 1000  # the worker's /top and the snapshot's `top` stop at 1,000
 MAX_WORD_CHARS = 200
 
 
@@ -21,10 +21,10 @@ def parse_n(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_TOP
     if not raw.isascii() or not raw.isdigit():
-        raise BadParameter(f"n must be a whole number from 1 to {MAX_TOP}, not {raw[:20]!r}")
+        raise BadParameter(f"n must be a whole number from 1 to {TOP_MAX}, not {raw[:20]!r}")
     n = int(raw)
-    if not 1 <= n <= MAX_TOP:
-        raise BadParameter(f"n must be from 1 to {MAX_TOP}, not {n}")
+    if not 1 <= n <= TOP_MAX:
+        raise BadParameter(f"n must be from 1 to {TOP_MAX}, not {n}")
     return n
 
 

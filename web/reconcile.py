@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
+
+from streamapp.contract import Source, hour_of
 
 HourStatus = Literal["match", "drift", "late", "expired", "not covered"]
 CellStatus = HourStatus
@@ -31,17 +32,10 @@ Short = Literal["live", "batch"]
 TotalStatus = Literal["match", "ahead", "drift"]
 VerdictState = Literal["match", "drift", "no batch yet", "catching up", "worker down", "hdfs down"]
 
-_HOUR_MS = 3_600_000
 # The cutoff of a closed log: every hour of it is judged (sorts after any hour).
 ALL_HOURS = "9999-12-31T23:00:00Z"
 # An hour row's status from its cells' statuses: the first one present wins.
 _HOUR_PRECEDENCE: tuple[HourStatus, ...] = ("drift", "late", "not covered", "match", "expired")
-
-
-def hour_of(timestamp_ms: int) -> str:
-    """The contract's hour string (`YYYY-MM-DDTHH:00:00Z`) holding a Kafka timestamp."""
-    start = timestamp_ms - timestamp_ms % _HOUR_MS
-    return datetime.fromtimestamp(start / 1000, tz=UTC).strftime("%Y-%m-%dT%H:00:00Z")
 
 
 def covered_before(coverage: Mapping[str, Any]) -> str | None:
@@ -216,14 +210,14 @@ def live_cells(cells: Iterable[Mapping[str, Any]]) -> list[LiveCell]:
 def _newest_generations(covered: Iterable[str]) -> dict[int, int]:
     newest: dict[int, int] = {}
     for source in covered:
-        gen, partition = _split(source)
+        gen, partition = Source.parse(source)
         newest[partition] = max(gen, newest.get(partition, gen))
     return newest
 
 
 def _closed(source: str, newest: Mapping[int, int]) -> bool:
     """A log the batch knows is closed: it covered a newer generation of the partition."""
-    gen, partition = _split(source)
+    gen, partition = Source.parse(source)
     return newest.get(partition, -1) > gen
 
 
@@ -287,7 +281,7 @@ class CellRow:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        gen, partition = _split(self.source)
+        gen, partition = Source.parse(self.source)
         return {
             "hour": self.hour,
             "source": self.source,
@@ -318,7 +312,8 @@ def reconcile_cells(
     bt_by = {(c.hour, c.source): c for c in batch}
     cutoffs = judged_before(bt_by.values(), covered, lv_by.values())
     rows = []
-    for hour, source in sorted(lv_by.keys() | bt_by.keys(), key=lambda k: (k[0], _split(k[1]))):
+    keys = sorted(lv_by.keys() | bt_by.keys(), key=lambda k: (k[0], Source.parse(k[1])))
+    for hour, source in keys:
         lv, bt = lv_by.get((hour, source)), bt_by.get((hour, source))
         archived = covered.get(source)
         status: CellStatus
@@ -422,7 +417,7 @@ class Drift:
     def describe(self) -> str:
         """One line for the page."""
         c = self.cell
-        gen, partition = _split(c.source)
+        gen, partition = Source.parse(c.source)
         where = f"partition {partition} (generation {gen}), hour {c.hour[:13].replace('T', ' ')}:00"
         short = c.short or "neither"
         text = (
@@ -654,11 +649,6 @@ class Loss:
         )
 
 
-def _split(source: str) -> tuple[int, int]:
-    gen, _, partition = source.partition(":")
-    return int(gen), int(partition)
-
-
 def _checked(source: object) -> str:
     """A source log key as the contracts write it (`<gen>:<partition>`); ValueError if not."""
     text = str(source)
@@ -732,7 +722,7 @@ def verdict(
         parts = [f"known loss: {loss.describe()}" for loss in losses]
         if drifting:
             where = sorted(
-                {_split(c.source)[1] for r in rows for c in r.cells if c.status == "drift"}
+                {Source.parse(c.source)[1] for r in rows for c in r.cells if c.status == "drift"}
             )
             named = f" (partition(s) {', '.join(map(str, where))})" if where else ""
             parts.append(f"{len(drifting)} fully covered hour(s) differ{named}")

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import requests
 from hdfs import HdfsError, InsecureClient
 
+from streamapp.contract import HOUR_WORDS_DIR, SUMMARY_FILE, WORDS_DIR
 from streamapp.snapshots import LastRun, SnapshotReader, SnapshotUnavailable, brief_http_error
 from web.errors import HdfsUnavailable, ReportError, WorkerRefused, WorkerUnavailable
 from web.reconcile import BatchCell, batch_cells
@@ -163,10 +164,11 @@ class SnapshotSource:
         ):
             return current
         run_dir = pointer["path"]
-        summary = self._reader.read_json(f"{run_dir}/summary.json")
+        summary_path = f"{run_dir}/{SUMMARY_FILE}"
+        summary = self._reader.read_json(summary_path)
         if summary is None:
-            raise HdfsUnavailable(f"{run_dir}/summary.json is missing")
-        cells = decodes(batch_cells, summary, f"{run_dir}/summary.json cells", HdfsUnavailable)
+            raise HdfsUnavailable(f"{summary_path} is missing")
+        cells = decodes(batch_cells, summary, f"{summary_path} cells", HdfsUnavailable)
         return Snapshot(pointer["run_id"], run_dir, summary, cells)
 
     def word_counts(self, snapshot: Snapshot) -> dict[str, int]:
@@ -175,7 +177,7 @@ class SnapshotSource:
             if snapshot._words is None:
                 snapshot._words = dict(
                     self._rows(
-                        snapshot.path + "/words", lambda r: (str(r["word"]), int(r["count"]))
+                        f"{snapshot.path}/{WORDS_DIR}", lambda r: (str(r["word"]), int(r["count"]))
                     )
                 )
             return snapshot._words
@@ -190,7 +192,7 @@ class SnapshotSource:
             if snapshot._hour_words is None or snapshot._hour_words[0] != since:
                 kept: dict[str, dict[str, int]] = {}
                 rows = self._rows(
-                    snapshot.path + "/hour_words",
+                    f"{snapshot.path}/{HOUR_WORDS_DIR}",
                     lambda r: (str(r["hour"]), str(r["word"]), int(r["count"])),
                 )
                 for hour, word, count in rows:
@@ -227,8 +229,8 @@ class ArchivePartition:
 class ArchiveReader:
     """Reads the archive's per-partition markers and recent file counts from WebHDFS.
 
-    Markers are settled the way the sink settles them on start (`choose_marker`,
-    `plan_recovery`) without its roll-forward writes. Files are counted for the
+    Markers are settled the way the sink settles them on start, without its roll-forward
+    writes (`read_committed`). Files are counted for the
     `dates` most recent UTC dates of the newest generation: a bounded number of listings
     however long the archive's history.
     """
@@ -264,12 +266,8 @@ class ArchiveReader:
 
     def partitions(self) -> list[ArchivePartition]:
         """Every partition of the topic that has a marker, by partition."""
-        from streamapp.archive.core import (
-            choose_marker,
-            marker_paths,
-            parse_data_file_path,
-            plan_recovery,
-        )
+        from streamapp.archive.core import parse_data_file_path
+        from streamapp.archive.store import read_committed
 
         files: dict[int, dict[str, int]] = {}
         gens = [n for n, _ in self._list(self._root) if n.startswith("gen=")]
@@ -288,13 +286,9 @@ class ArchiveReader:
             if not name.startswith(prefix) or not name[len(prefix) :].isdigit():
                 continue
             partition = int(name[len(prefix) :])
-            slots = marker_paths(self._root, self._topic, partition)
-            marker = choose_marker([self._read(path) for path in slots])
-            renames = marker.pending.renames if marker and marker.pending else ()
-            finals = {
-                final: self._client.status(final, strict=False) is not None for _, final in renames
-            }
-            committed = plan_recovery(marker, finals, {}).committed
+            committed = read_committed(
+                self._client, self._root, self._topic, partition, read=self._read
+            )
             times = [
                 int(st["modificationTime"])
                 for _, st in self._list(f"{self._root}/_markers/{name}")

@@ -152,6 +152,35 @@ class ArchiveStore:
             raise CommitAborted("partition revoked during commit")
 
 
+def read_committed(
+    client: InsecureClient,
+    archive_root: str,
+    topic: str,
+    partition: int,
+    read: Callable[[str], bytes | None] | None = None,
+) -> Committed:
+    """What the archive holds of a partition, without writing: its marker settled the way
+    the sink settles it on start (`ArchiveStore.recover`), but with no roll-forward.
+
+    Two small reads and a status per pending file, whatever the archive's size. `read`
+    gives a file's bytes or None if it is missing (default: any HdfsError is missing).
+    """
+    read = read or partial(_read_hdfs_or_none, client)
+    marker = choose_marker([read(path) for path in marker_paths(archive_root, topic, partition)])
+    renames = marker.pending.renames if marker and marker.pending else ()
+    finals = {final: client.status(final, strict=False) is not None for _, final in renames}
+    return plan_recovery(marker, finals, {}).committed
+
+
+def _read_hdfs_or_none(client: InsecureClient, path: str) -> bytes | None:
+    try:
+        with client.read(path) as reader:
+            data: bytes = reader.read()
+            return data
+    except HdfsError:
+        return None
+
+
 def committed_files(client: InsecureClient, root: str) -> Iterator[tuple[str, DataFile]]:
     """Every committed data file under `root` (walks the whole tree: for tests and tools)."""
     if client.status(root, strict=False) is None:

@@ -24,9 +24,11 @@ from streamapp.cli.common import (
     positive_float,
     positive_int,
 )
+from streamapp.cli.topics import ensure_topic
 from streamapp.config import Settings
 from streamapp.demo import demo_messages
 from streamapp.errors import WordstreamError
+from streamapp.snapshots import SnapshotReader, SnapshotUnavailable
 
 T = TypeVar("T")
 
@@ -106,45 +108,35 @@ def _demo_record_path(settings: Settings, topic: str) -> str:
     return f"{settings.report_root}/_demo/{topic}.json"
 
 
-def _read_json(client: Any, path: str) -> dict[str, Any] | None:
-    from hdfs.util import HdfsError
-
+def _demo_record(reader: SnapshotReader, path: str) -> dict[str, Any] | None:
+    """What an earlier demo run recorded producing; None if nothing readable is there."""
     try:
-        with client.read(path) as reader:
-            data: dict[str, Any] = json.loads(reader.read())
-            return data
-    except HdfsError:
+        record = reader.read_json(path)
+    except SnapshotUnavailable:
         return None
+    return record if isinstance(record, dict) else None
 
 
 def _archived(client: Any, settings: Settings, topic: str, partitions: list[int]) -> dict[int, int]:
-    """Per partition, the last offset the archive has committed, read from its marker.
-
-    Two small reads per partition, whatever the archive's size: the same settling rule
-    the sink applies on start (`plan_recovery`), without its roll-forward writes.
-    """
-    from hdfs.util import HdfsError
-
-    from streamapp.archive.core import choose_marker, marker_paths, plan_recovery
-
-    def read(path: str) -> bytes | None:
-        try:
-            with client.read(path) as reader:
-                data: bytes = reader.read()
-                return data
-        except HdfsError:
-            return None
+    """Per partition, the last offset the archive has committed (`read_committed`)."""
+    from streamapp.archive.store import read_committed
 
     archived = {}
     for partition in partitions:
-        paths = marker_paths(settings.archive_root, topic, partition)
-        marker = choose_marker([read(path) for path in paths])
-        renames = marker.pending.renames if marker and marker.pending else ()
-        finals = {final: client.status(final, strict=False) is not None for _, final in renames}
-        committed = plan_recovery(marker, finals, {}).committed
+        committed = read_committed(client, settings.archive_root, topic, partition)
         if committed.last is not None:
             archived[partition] = committed.last
     return archived
+
+
+def _run_batch(settings: Settings) -> int:
+    """Run the batch job once, as `wordstream batch run` does."""
+    from spark_jobs.options import default_options
+    from spark_jobs.wordcount import configure_logging, execute
+
+    options = default_options(settings)
+    configure_logging()
+    return execute(options)
 
 
 def _worker_total(settings: Settings) -> int:
@@ -163,17 +155,15 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     target = kafka_target(args)
     conf = target.client_config()
-    from streamapp.cli import main as cli_main
 
     print("demo: creating the topic")
-    code = cli_main(["topics", "create", "--bootstrap", target.bootstrap, "--topic", target.topic])
-    if code != 0:
-        return code
+    print(ensure_topic(target, target.settings.topic_partitions))
 
     client = _hdfs(settings)
+    reader = SnapshotReader.from_settings(settings, timeout=10)
     record_path = _demo_record_path(settings, target.topic)
     ends = end_offsets(conf, target.topic)
-    if not args.again and already_produced(_read_json(client, record_path), ends):
+    if not args.again and already_produced(_demo_record(reader, record_path), ends):
         print("demo: the broker already holds the demo corpus; not producing it again")
     else:
         messages = demo_messages(int(time.time() * 1000), rounds=args.rounds)
@@ -200,19 +190,20 @@ def run(args: argparse.Namespace) -> int:
     )
 
     print("demo: running the batch job")
-    code = cli_main(["batch", "run"])
+    code = _run_batch(settings)
     if code != 0:
         return code
 
     web = args.web_url or f"http://localhost:{settings.web_port}"
-    latest = _read_json(client, f"{settings.report_root}/latest") or {}
+    latest = reader.latest()
+    latest_run_id = latest["run_id"] if latest else None
 
     def summary() -> dict[str, Any] | None:
         reply = requests.get(f"{web}/api/summary", timeout=5)
         data: dict[str, Any] = reply.json()
         batch = data.get("batch") or {}
         run_id = batch.get("run_id") if isinstance(batch, dict) else None
-        return data if run_id == latest.get("run_id") else None
+        return data if run_id == latest_run_id else None
 
     data = wait_for(f"the report at {web} to show the new batch run", summary, args.timeout)
     verdict = data.get("verdict") or {}

@@ -65,11 +65,19 @@ def _admin(target: KafkaTarget) -> Any:
 
 def create(args: argparse.Namespace) -> int:
     """Create the topic; an existing topic with the same partition count is fine."""
+    target = kafka_target(args)
+    print(ensure_topic(target, args.partitions or target.settings.topic_partitions))
+    return 0
+
+
+def ensure_topic(target: KafkaTarget, wanted: int) -> str:
+    """Create the topic with `wanted` partitions if it does not exist; the outcome as a line.
+
+    TopicMismatch if it exists with another partition count.
+    """
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import NewTopic
 
-    target = kafka_target(args)
-    wanted = args.partitions or target.settings.topic_partitions
     admin = _admin(target)
     existing = partition_count(fetch_metadata(admin, target.bootstrap), target.topic)
     if existing is None:
@@ -87,10 +95,8 @@ def create(args: argparse.Namespace) -> int:
                 fetch_metadata(admin, target.bootstrap), target.topic, target.bootstrap
             )
         else:
-            print(f"created topic {target.topic} with {wanted} partitions on {target.bootstrap}")
-            return 0
-    print(existing_outcome(target.topic, existing, wanted))
-    return 0
+            return f"created topic {target.topic} with {wanted} partitions on {target.bootstrap}"
+    return existing_outcome(target.topic, existing, wanted)
 
 
 def list_topics(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-HOUR_MS = 3_600_000
+from streamapp.contract import HOUR_MS
 
 # Values that are not valid UTF-8, so `make demo` shows the rejected path too:
 # a Latin-1 "é", a truncated two-byte sequence, and bytes no UTF-8 text contains.

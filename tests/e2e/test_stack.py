@@ -228,7 +228,7 @@ def a_lost_archive_file_is_drift_located_to_its_partition_hours_and_offsets(
     from hdfs import InsecureClient
 
     from streamapp.archive.store import committed_files
-    from web.reconcile import hour_of
+    from streamapp.contract import hour_of
 
     client = InsecureClient(stack.env["HDFS_URL"])
     contents: dict[str, tuple[Any, list[dict[str, Any]]]] = {}

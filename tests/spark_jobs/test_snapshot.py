@@ -1,7 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
 from spark_jobs.snapshot import (
-    TOTALS,
     Coverage,
     build_summary,
     last_run_record,
@@ -9,6 +8,7 @@ from spark_jobs.snapshot import (
     running_elsewhere,
     runs_to_prune,
 )
+from streamapp.contract import SUMMARY_TOTALS
 
 T0 = datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
 
@@ -27,7 +27,7 @@ def test_summary_has_exactly_the_contract_fields_and_ascending_hours() -> None:
         archive="webhdfs://h:1/a",
         input_files=3,
         coverage=Coverage({"0:1": 5}, 1, 2),
-        totals=dict.fromkeys(TOTALS, 1),
+        totals=dict.fromkeys(SUMMARY_TOTALS, 1),
         hours=[
             {"hour": "2026-01-01T01:00:00Z", "messages": 1, "words": 0},
             {"hour": "2026-01-01T00:00:00Z", "messages": 2, "words": 3},
@@ -54,7 +54,7 @@ def test_summary_has_exactly_the_contract_fields_and_ascending_hours() -> None:
     assert summary["started_at"] == "2026-03-04T05:06:07Z"
     assert summary["finished_at"] == "2026-03-04T05:06:37Z"
     assert set(summary["coverage"]) == {"partitions", "first_timestamp_ms", "last_timestamp_ms"}
-    assert set(summary["totals"]) == set(TOTALS)
+    assert set(summary["totals"]) == set(SUMMARY_TOTALS)
     assert [h["hour"] for h in summary["hours"]] == ["2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z"]
 
 

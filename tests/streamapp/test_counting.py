@@ -11,10 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamapp import counting
-from streamapp.counting import Record, Source
+from streamapp.contract import HOUR_MS, Source, hour_of
+from streamapp.counting import Record
 from streamapp.tokenize import words
 
-HOUR = counting.HOUR_MS
+HOUR = HOUR_MS
 T0 = 1_764_000_000_000  # 2025-11-24T16:00:00Z
 
 
@@ -58,7 +59,7 @@ def test_aggregate_keeps_each_words_occurrences_per_source_partition() -> None:
     assert batch.slices[S(0)].words["été"] == [5, 5, 5]  # three occurrences in message 5
     assert batch.slices[S(1)].words == {"été": [2], "مرحبا": [2]}
     assert batch.slices[S(1)].messages.offsets[0] == 2
-    assert batch.slices[S(1)].messages.hours[0] == counting.hour_of(T0 + HOUR)
+    assert batch.slices[S(1)].messages.hours[0] == hour_of(T0 + HOUR)
     assert batch.slices[S(0)].messages.counts == [4, 0]  # the empty message counts, with 0 words
     assert batch.slices[S(1)].messages.counts == [2, counting.REJECTED]
     assert batch.rejected == [(S(1), records[1][1])]
@@ -87,15 +88,8 @@ def test_decode_rejects_invalid_utf8_and_keeps_valid_text() -> None:
         assert counting.decode(bad) is None
 
 
-def test_hour_of_is_the_utc_hour_start() -> None:
-    assert counting.hour_of(0) == "1970-01-01T00:00:00Z"
-    assert counting.hour_of(HOUR - 1) == "1970-01-01T00:00:00Z"
-    assert counting.hour_of(HOUR) == "1970-01-01T01:00:00Z"
-    assert counting.hour_of(T0 + 59 * 60_000) == "2025-11-24T16:00:00Z"
-
-
 def test_wire_format_round_trips_several_hours_and_counts() -> None:
-    a, b, c = (counting.hour_of(T0 + h * HOUR) for h in (0, 1, 2))
+    a, b, c = (hour_of(T0 + h * HOUR) for h in (0, 1, 2))
     records = {
         3: [
             Record(7, T0 + 2 * HOUR, b"x"),
@@ -176,7 +170,7 @@ def test_totals_count_rejected_apart_and_per_hour() -> None:
         aggregate({0: [Record(0, T0, b"a b"), Record(1, T0 + HOUR, b"c"), Record(2, T0, b"\xff")]}),
     )
     assert rows[""]["n"] == [2, 3, 1]
-    assert rows[""]["h"] == {counting.hour_of(T0): [1, 2], counting.hour_of(T0 + HOUR): [1, 1]}
+    assert rows[""]["h"] == {hour_of(T0): [1, 2], hour_of(T0 + HOUR): [1, 1]}
 
 
 def test_per_hour_counts_expire_after_the_retention() -> None:
@@ -187,7 +181,7 @@ def test_per_hour_counts_expire_after_the_retention() -> None:
         None, update.words["w"], update.labels, True, retention_hours=4
     )
     assert added == 3 and row["n"] == 3  # the all-time count keeps everything
-    assert sorted(row["h"]) == [counting.hour_of(T0 + HOUR), counting.hour_of(T0 + 5 * HOUR)]
+    assert sorted(row["h"]) == [hour_of(T0 + HOUR), hour_of(T0 + 5 * HOUR)]
 
 
 def test_top_n_orders_by_count_then_word() -> None:
@@ -254,7 +248,7 @@ def test_any_sequence_of_replays_counts_each_message_once(data: st.DataObject) -
             text = counting.decode(r.value)
             if text is None:
                 continue
-            hour = counting.hour_of(r.timestamp_ms)
+            hour = hour_of(r.timestamp_ms)
             slot = per_hour.setdefault(hour, [0, 0])
             slot[0] += 1
             slot[1] += len(words(text))

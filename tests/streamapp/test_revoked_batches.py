@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from streamapp import agents, counting
+from streamapp.contract import Source
 
-RECORDS = {counting.Source(0, 1): [counting.Record(5, 0, b"un deux", None)]}
+RECORDS = {Source(0, 1): [counting.Record(5, 0, b"un deux", None)]}
 
 
 def test_a_batch_prepared_across_a_revocation_sends_nothing(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from web.params import MAX_TOP, BadParameter, parse_n, parse_word
+from streamapp.contract import TOP_MAX
+from web.params import BadParameter, parse_n, parse_word
 
 
 @pytest.mark.parametrize("raw", ["0", "-1", "1001", "abc", "1.5", "٣", " 5", "9" * 50])
@@ -17,7 +18,7 @@ def test_n_defaults_and_bounds() -> None:
     assert parse_n(None) == 10
     assert parse_n("") == 10
     assert parse_n("1") == 1
-    assert parse_n(str(MAX_TOP)) == MAX_TOP
+    assert parse_n(str(TOP_MAX)) == TOP_MAX
 
 
 @pytest.mark.parametrize(

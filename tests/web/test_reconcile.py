@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streamapp.contract import hour_of
 from tests.web.sources import Counts, Message, count
 from web.reconcile import (
     ALL_HOURS,
@@ -17,7 +18,6 @@ from web.reconcile import (
     batch_cells,
     compare_totals,
     covered_before,
-    hour_of,
     hours_from_cells,
     judged_before,
     known_count,
@@ -39,12 +39,6 @@ T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 def hr(hour: str, messages: int, words: int) -> dict[str, object]:
     return {"hour": hour, "messages": messages, "words": words}
-
-
-def test_hour_of_truncates_to_the_utc_hour() -> None:
-    assert hour_of(T0) == "2026-01-01T00:00:00Z"
-    assert hour_of(T0 + H - 1) == "2026-01-01T00:00:00Z"
-    assert hour_of(T0 + H) == "2026-01-01T01:00:00Z"
 
 
 def test_covered_before_is_the_hour_of_the_last_timestamp() -> None:

@@ -16,9 +16,9 @@ from flask.testing import FlaskClient
 
 from devstack.ports import free_port
 from devstack.webhdfs import WebHdfsServer
+from streamapp.contract import hour_of
 from tests.web.conftest import HOSTILE, HOUR, REPORT_ROOT, T0
 from tests.web.sources import LiveServer, Message, count, numbered, publish_batch, source_of
-from web.reconcile import hour_of
 
 TEXTS = [
     "kafka streams words",
