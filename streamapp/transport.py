@@ -338,7 +338,7 @@ class Consumer(faust_aiokafka.Consumer):
         fetching task makes it before its next fetch; records of a partition with a
         move pending are not handed on.
         """
-        if self._fetching_task is None or asyncio.current_task() is self._fetching_task:
+        if self._in_fetching_task():
             await super().seek(partition, offset)
         else:
             self._moves[partition] = offset
@@ -346,14 +346,17 @@ class Consumer(faust_aiokafka.Consumer):
     async def perform_seek(self) -> None:
         """faust's seek of every assigned partition to its committed offset, made by the
         fetching task (see `seek`)."""
-        committed = await cast(ConsumerThread, self._thread).committed_offsets()
-        self._committed_offset.update(
-            {TP(tp.topic, tp.partition): offset or None for tp, offset in committed.items()}
-        )
+        read = await cast(ConsumerThread, self._thread).committed_offsets()
+        committed = {TP(tp.topic, tp.partition): offset for tp, offset in read.items()}
+        self._committed_offset.update({tp: offset or None for tp, offset in committed.items()})
         for tp, offset in committed.items():
-            self._moves[TP(tp.topic, tp.partition)] = offset if offset and offset > 0 else None
-        if self._fetching_task is None or asyncio.current_task() is self._fetching_task:
+            self._moves[tp] = offset if offset and offset > 0 else None
+        if self._in_fetching_task():
             await self._make_moves()
+
+    def _in_fetching_task(self) -> bool:
+        """Whether a move can be made at once: by the fetching task, or before any."""
+        return self._fetching_task is None or asyncio.current_task() is self._fetching_task
 
     async def _make_moves(self) -> None:
         """Make the moves other tasks asked for (in the fetching task, before a fetch)."""
