@@ -28,30 +28,45 @@ def wait_for_catch_up(worker: LiveWorker, corpus: Corpus) -> tuple[dict[str, Any
     Updates to different table partitions land independently, so the totals can be
     complete a moment before the last words are.
     """
+    totals, top, _ = _catch_up(worker, corpus)
+    return totals, top
+
+
+def _catch_up(worker: LiveWorker, corpus: Corpus) -> tuple[dict[str, Any], list[Any], str]:
+    """`wait_for_catch_up`, and how the message count moved (for a failure's message:
+    a worker still counting slowly and one that stopped need different fixes)."""
     want = {"messages": corpus.messages, "words": corpus.words, "rejected": corpus.rejected}
     want_words = sum(corpus.counts.values())
-    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    start = time.monotonic()
+    deadline = start + CATCH_UP_TIMEOUT_S
     totals: dict[str, Any] = {}
     top: list[Any] = []
+    seen: list[tuple[float, int]] = []  # (seconds since start, messages) when it changed
     while time.monotonic() < deadline:
         totals = worker.get("/totals")
-        if totals == want or totals.get("messages", 0) > corpus.messages:
+        messages = totals.get("messages", 0)
+        if not seen or seen[-1][1] != messages:
+            seen.append((time.monotonic() - start, messages))
+        if totals == want or messages > corpus.messages:
             top = worker.get("/top?n=1000").get("top", [])
             if sum(e["count"] for e in top) >= want_words:
                 break
         time.sleep(0.5)
-    return totals, top
+    moves = ", ".join(f"{n} at {t:.0f} s" for t, n in seen[-6:])
+    progress = f"/totals messages over {time.monotonic() - start:.0f} s: ... {moves}"
+    print(progress)  # shown with the test's output (pytest -rA), to see how close it came
+    return totals, top, progress
 
 
 def assert_views_match(worker: LiveWorker, corpus: Corpus) -> None:
     """Totals, top-N, every word's count and the per-hour series equal the recount."""
     assert len(corpus.counts) <= 1000, "the corpus must fit in one /top?n=1000 answer"
-    totals, top = wait_for_catch_up(worker, corpus)
+    totals, top, progress = _catch_up(worker, corpus)
     assert totals == {
         "messages": corpus.messages,
         "words": corpus.words,
         "rejected": corpus.rejected,
-    }
+    }, f"{progress}\nworker log:\n{worker.log_tail(40)}"
     shown = {e["word"]: e["count"] for e in top}
     expected = dict(corpus.counts)
     wrong = sorted(w for w in shown.keys() | expected.keys() if shown.get(w) != expected.get(w))
