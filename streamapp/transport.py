@@ -301,7 +301,7 @@ class Consumer(faust_aiokafka.Consumer):
         self._lowest_unacked: dict[Any, int] = {}
         self._fetched: Any = None
         # Positions asked for by other tasks, made by the fetching task (see `seek`):
-        # partition -> offset (None: nothing committed, the position stays).
+        # partition -> offset (None: nothing committed, the partition's first offset).
         self._moves: dict[Any, int | None] = {}
         self._fetching_task: asyncio.Task[Any] | None = None
 
@@ -345,12 +345,26 @@ class Consumer(faust_aiokafka.Consumer):
 
     async def perform_seek(self) -> None:
         """faust's seek of every assigned partition to its committed offset, made by the
-        fetching task (see `seek`)."""
+        fetching task (see `seek`).
+
+        A partition with nothing committed goes back to its first offset when the group
+        reads from the earliest (faust's default): the recovery that asks for this seek
+        has just emptied the stream buffers, and the position may be past records that
+        were fetched in this assignment and never processed (faust's own seek left it
+        there; replays are no-ops). Changelog partitions are not the group's: the
+        recovery positions them itself, so they get no move (a move would hold back a
+        standby's records fetched meanwhile).
+        """
         read = await cast(ConsumerThread, self._thread).committed_offsets()
-        committed = {TP(tp.topic, tp.partition): offset for tp, offset in read.items()}
-        self._committed_offset.update({tp: offset or None for tp, offset in committed.items()})
-        for tp, offset in committed.items():
-            self._moves[tp] = offset if offset and offset > 0 else None
+        changelogs = self.app.tables.changelog_topics
+        from_start = self.app.conf.consumer_auto_offset_reset == "earliest"
+        for tp, offset in read.items():
+            tp = TP(tp.topic, tp.partition)
+            self._committed_offset[tp] = offset or None
+            if tp.topic in changelogs:
+                self._read_offset[tp] = None  # as faust's seek leaves them
+            elif offset is not None or from_start:
+                self._moves[tp] = offset
         if self._in_fetching_task():
             await self._make_moves()
 
@@ -370,12 +384,14 @@ class Consumer(faust_aiokafka.Consumer):
             tp, offset = self._moves.popitem()
             if tp not in assignment:
                 continue  # revoked since: its next owner starts at the committed offset
-            if offset is None:
-                # Nothing committed (or 0): the position is the one the assignment
-                # reset to, as aiokafka's seek_to_committed leaves it.
-                self._read_offset[tp] = None
-            else:
-                await super().seek(tp, offset)
+            try:
+                if offset is None:
+                    await self._thread.seek_to_beginning(tp)
+                    self._read_offset[tp] = None
+                else:
+                    await super().seek(tp, offset)
+            except IllegalStateError:
+                continue  # revoked while the moves were made: as above
 
     def _filter_committable_offsets(self, tps: Iterable[Any]) -> dict[Any, int]:
         if not self.app.flow_control.is_active():

@@ -194,23 +194,25 @@ def test_acks_of_events_delivered_before_a_rebalance_are_not_committed(
     assert consumer._filter_committable_offsets({TP0}) == {TP0: 23}
 
 
-def fetched(offsets: range) -> list[ConsumerRecord[bytes, bytes]]:
-    return [ConsumerRecord("source", 0, o, 0, 0, None, b"", None, 0, 0, ()) for o in offsets]
+def fetched(offsets: range, tp: TP = TP0) -> list[ConsumerRecord[bytes, bytes]]:
+    return [
+        ConsumerRecord(tp.topic, tp.partition, o, 0, 0, None, b"", None, 0, 0, ()) for o in offsets
+    ]
 
 
 def fetching_consumer(
-    monkeypatch: pytest.MonkeyPatch, active: set[TP]
+    monkeypatch: pytest.MonkeyPatch, active: set[TP], tp: TP = TP0
 ) -> tuple[Any, list[tuple[TP, int]]]:
-    """A consumer whose next fetch returns TP0's offsets 26-29 (`active`: the partitions
+    """A consumer whose next fetch returns `tp`'s offsets 26-29 (`active`: the partitions
     faust counts as active), and the seeks it makes."""
     consumer = acking_consumer(generation=1)
 
     async def faust_wait_next_records(self: Any, timeout: float) -> Any:
-        return {TP0: fetched(range(26, 30))}, active
+        return {tp: fetched(range(26, 30), tp)}, active
 
     monkeypatch.setattr(FaustConsumer, "_wait_next_records", faust_wait_next_records)
     monkeypatch.setattr(consumer, "highwater", lambda tp: 30)
-    monkeypatch.setattr(consumer, "assignment", lambda: {TP0})
+    monkeypatch.setattr(consumer, "assignment", lambda: {tp})
     sought: list[tuple[TP, int]] = []
 
     async def seek(tp: TP, offset: int) -> None:
@@ -310,3 +312,61 @@ def test_a_seek_by_another_task_is_made_by_the_fetching_task_before_its_next_fet
     assert sought == [(TP0, 24)]
     assert consumer._read_offset[TP0] == 24  # 24 onwards are read again, not dropped
     assert consumer._committed_offset[TP0] == 24
+
+
+def seek_during_a_fetch(
+    monkeypatch: pytest.MonkeyPatch, tp: TP, committed: int | None
+) -> tuple[list[int], list[tuple[TP, int]], list[TP]]:
+    """`tp`'s records 26-29 are fetched; after the first is handed on, the recovery's
+    task asks for the seek to the committed offsets (`committed`), then the fetching task
+    fetches again. What was handed on, the seeks made, the seeks to the beginning."""
+    consumer, sought = fetching_consumer(monkeypatch, {tp}, tp)
+    beginning: list[TP] = []
+
+    async def committed_offsets() -> dict[TP, int | None]:
+        return {tp: committed}
+
+    async def seek_to_beginning(*partitions: TP) -> None:
+        beginning.extend(partitions)
+
+    async def nothing_fetched(self: Any, active_partitions: Any, timeout: float) -> dict[Any, Any]:
+        return {}
+
+    monkeypatch.setattr(consumer._thread, "committed_offsets", committed_offsets)
+    monkeypatch.setattr(consumer._thread, "seek_to_beginning", seek_to_beginning)
+    monkeypatch.setattr(ThreadDelegateConsumer, "_getmany", nothing_fetched)
+    consumer.app.tables._changelogs["words-changelog"] = object()  # a table's changelog
+
+    async def scenario() -> list[int]:
+        handed = []
+        async for _, message in consumer.getmany(timeout=0.1):
+            handed.append(message.offset)
+            if len(handed) == 1:
+                await asyncio.create_task(consumer.perform_seek())
+        await consumer._getmany({tp}, 1.0)
+        return handed
+
+    return asyncio.run(scenario()), sought, beginning
+
+
+def test_with_nothing_committed_the_seek_goes_back_to_the_partitions_first_offset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The recovery empties the stream buffers and seeks to the committed offsets; with
+    # none, records fetched in this assignment and never processed (27-29 here; those in
+    # the emptied buffers too) lie behind the position: the group reads from the
+    # earliest, so the partition starts over (what it counted again is a no-op replay).
+    handed, sought, beginning = seek_during_a_fetch(monkeypatch, TP0, None)
+    assert handed == [26]
+    assert (sought, beginning) == ([], [TP0])
+
+
+def test_a_changelog_partition_gets_no_move_from_the_seek_to_committed_offsets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The group commits no changelog offsets, and the recovery positions changelog
+    # partitions itself: a standby's records fetched meanwhile are all handed on.
+    changelog = TP("words-changelog", 0)
+    handed, sought, beginning = seek_during_a_fetch(monkeypatch, changelog, None)
+    assert handed == [26, 27, 28, 29]
+    assert (sought, beginning) == ([], [])
