@@ -386,7 +386,7 @@ class Consumer(faust_aiokafka.Consumer):
                 continue  # revoked since: its next owner starts at the committed offset
             try:
                 if offset is None:
-                    await self._thread.seek_to_beginning(tp)
+                    await self._thread.seek_to_beginning(TopicPartition(tp.topic, tp.partition))
                     self._read_offset[tp] = None
                 else:
                     await super().seek(tp, offset)

@@ -58,6 +58,19 @@ def _catch_up(worker: LiveWorker, corpus: Corpus) -> tuple[dict[str, Any], list[
     return totals, top, progress
 
 
+def _per_source(worker: LiveWorker) -> str:
+    """Per source log, messages counted and the last offset counted: fewer messages
+    than offsets up to the last (one generation, every message kept) is a hole in the
+    middle; a low last offset, a tail not counted."""
+    try:
+        sources = worker.get("/sources").get("sources", [])
+    except Exception as exc:  # a diagnostic: never hide the failure it explains
+        return f"per source: /sources did not answer ({exc})"
+    return "per source (messages, last offset): " + ", ".join(
+        f"{s['source']}: ({s['messages'] + s['rejected']}, {s['last_offset']})" for s in sources
+    )
+
+
 def assert_views_match(worker: LiveWorker, corpus: Corpus) -> None:
     """Totals, top-N, every word's count and the per-hour series equal the recount."""
     assert len(corpus.counts) <= 1000, "the corpus must fit in one /top?n=1000 answer"
@@ -66,7 +79,7 @@ def assert_views_match(worker: LiveWorker, corpus: Corpus) -> None:
         "messages": corpus.messages,
         "words": corpus.words,
         "rejected": corpus.rejected,
-    }, f"{progress}\nworker log:\n{worker.log_tail(40)}"
+    }, f"{progress}\n{_per_source(worker)}\nworker log:\n{worker.log_tail(40)}"
     shown = {e["word"]: e["count"] for e in top}
     expected = dict(corpus.counts)
     wrong = sorted(w for w in shown.keys() | expected.keys() if shown.get(w) != expected.get(w))

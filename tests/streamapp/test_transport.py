@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import faust
 import pytest
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.consumer import ThreadDelegateConsumer
 from faust.types import TP
@@ -326,8 +326,10 @@ def seek_during_a_fetch(
     async def committed_offsets() -> dict[TP, int | None]:
         return {tp: committed}
 
-    async def seek_to_beginning(*partitions: TP) -> None:
-        beginning.extend(partitions)
+    async def seek_to_beginning(*partitions: TopicPartition) -> None:
+        # aiokafka's own check: its partition type (faust's TP is another namedtuple).
+        assert all(type(p) is TopicPartition for p in partitions), partitions
+        beginning.extend(TP(p.topic, p.partition) for p in partitions)
 
     async def nothing_fetched(self: Any, active_partitions: Any, timeout: float) -> dict[Any, Any]:
         return {}
