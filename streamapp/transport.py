@@ -29,7 +29,7 @@ from aiokafka.coordinator.protocol import (
     ConsumerProtocolMemberAssignment,
     ConsumerProtocolMemberMetadata,
 )
-from aiokafka.errors import IllegalStateError, for_code
+from aiokafka.errors import IllegalStateError, KafkaError, for_code
 from aiokafka.protocol.group import JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -380,18 +380,34 @@ class Consumer(faust_aiokafka.Consumer):
             assignment = self.assignment()
         except IllegalStateError:
             assignment = set()
-        while self._moves:
-            tp, offset = self._moves.popitem()
-            if tp not in assignment:
-                continue  # revoked since: its next owner starts at the committed offset
+        # A partition revoked since gets no move: its next owner starts at the committed
+        # offset. Moves asked for while these are made are made at the next fetch.
+        moves = {tp: offset for tp, offset in self._moves.items() if tp in assignment}
+        self._moves.clear()
+        starts = [tp for tp, offset in moves.items() if offset is None]
+        firsts: dict[Any, int] = {}
+        if starts:
+            # Looked up, then sought to: aiokafka's seek_to_beginning leaves the position
+            # unset until its reset is done, and faust's livelock check asserts on it.
             try:
-                if offset is None:
-                    await self._thread.seek_to_beginning(TopicPartition(tp.topic, tp.partition))
-                    self._read_offset[tp] = None
-                else:
-                    await super().seek(tp, offset)
+                found = await self.earliest_offsets(*starts)
+            except KafkaError as exc:
+                log.warning("%s: first offsets not read (%r): trying again", starts, exc)
+                for tp in starts:
+                    self._moves.setdefault(tp, None)  # records wait: none handed on
+                    del moves[tp]
+            else:
+                firsts = {TP(tp.topic, tp.partition): offset for tp, offset in found.items()}
+        for tp, offset in moves.items():
+            if tp in self._moves:
+                continue  # asked for again meanwhile: that move decides
+            if offset is None and tp not in firsts:
+                self._moves[tp] = None  # no answer for it: as for a failed look-up
+                continue
+            try:
+                await super().seek(tp, firsts[tp] if offset is None else offset)
             except IllegalStateError:
-                continue  # revoked while the moves were made: as above
+                continue  # revoked meanwhile: as above
 
     def _filter_committable_offsets(self, tps: Iterable[Any]) -> dict[Any, int]:
         if not self.app.flow_control.is_active():

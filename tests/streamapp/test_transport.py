@@ -13,7 +13,8 @@ from typing import Any, cast
 
 import faust
 import pytest
-from aiokafka.structs import ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
+from aiokafka.structs import ConsumerRecord
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.consumer import ThreadDelegateConsumer
 from faust.types import TP
@@ -315,27 +316,28 @@ def test_a_seek_by_another_task_is_made_by_the_fetching_task_before_its_next_fet
 
 
 def seek_during_a_fetch(
-    monkeypatch: pytest.MonkeyPatch, tp: TP, committed: int | None
-) -> tuple[list[int], list[tuple[TP, int]], list[TP]]:
+    monkeypatch: pytest.MonkeyPatch, tp: TP, committed: int | None, lookups_failing: int = 0
+) -> tuple[list[int], list[tuple[TP, int]]]:
     """`tp`'s records 26-29 are fetched; after the first is handed on, the recovery's
     task asks for the seek to the committed offsets (`committed`), then the fetching task
-    fetches again. What was handed on, the seeks made, the seeks to the beginning."""
+    fetches again (three times). What was handed on and the seeks made; the partition's
+    log starts at 5, and the first `lookups_failing` look-ups of it fail."""
     consumer, sought = fetching_consumer(monkeypatch, {tp}, tp)
-    beginning: list[TP] = []
+    failures = [KafkaTimeoutError()] * lookups_failing
 
     async def committed_offsets() -> dict[TP, int | None]:
         return {tp: committed}
 
-    async def seek_to_beginning(*partitions: TopicPartition) -> None:
-        # aiokafka's own check: its partition type (faust's TP is another namedtuple).
-        assert all(type(p) is TopicPartition for p in partitions), partitions
-        beginning.extend(TP(p.topic, p.partition) for p in partitions)
+    async def earliest_offsets(*partitions: TP) -> dict[TP, int]:
+        if failures:
+            raise failures.pop()
+        return dict.fromkeys(partitions, 5)
 
     async def nothing_fetched(self: Any, active_partitions: Any, timeout: float) -> dict[Any, Any]:
         return {}
 
     monkeypatch.setattr(consumer._thread, "committed_offsets", committed_offsets)
-    monkeypatch.setattr(consumer._thread, "seek_to_beginning", seek_to_beginning)
+    monkeypatch.setattr(consumer._thread, "earliest_offsets", earliest_offsets)
     monkeypatch.setattr(ThreadDelegateConsumer, "_getmany", nothing_fetched)
     consumer.app.tables._changelogs["words-changelog"] = object()  # a table's changelog
 
@@ -345,22 +347,24 @@ def seek_during_a_fetch(
             handed.append(message.offset)
             if len(handed) == 1:
                 await asyncio.create_task(consumer.perform_seek())
-        await consumer._getmany({tp}, 1.0)
+        for _ in range(3):
+            await consumer._getmany({tp}, 1.0)
         return handed
 
-    return asyncio.run(scenario()), sought, beginning
+    return asyncio.run(scenario()), sought
 
 
+@pytest.mark.parametrize("lookups_failing", [0, 2], ids=["first-offset-read", "read-on-retry"])
 def test_with_nothing_committed_the_seek_goes_back_to_the_partitions_first_offset(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, lookups_failing: int
 ) -> None:
     # The recovery empties the stream buffers and seeks to the committed offsets; with
     # none, records fetched in this assignment and never processed (27-29 here; those in
     # the emptied buffers too) lie behind the position: the group reads from the
     # earliest, so the partition starts over (what it counted again is a no-op replay).
-    handed, sought, beginning = seek_during_a_fetch(monkeypatch, TP0, None)
+    handed, sought = seek_during_a_fetch(monkeypatch, TP0, None, lookups_failing)
     assert handed == [26]
-    assert (sought, beginning) == ([], [TP0])
+    assert sought == [(TP0, 5)]
 
 
 def test_a_changelog_partition_gets_no_move_from_the_seek_to_committed_offsets(
@@ -369,6 +373,6 @@ def test_a_changelog_partition_gets_no_move_from_the_seek_to_committed_offsets(
     # The group commits no changelog offsets, and the recovery positions changelog
     # partitions itself: a standby's records fetched meanwhile are all handed on.
     changelog = TP("words-changelog", 0)
-    handed, sought, beginning = seek_during_a_fetch(monkeypatch, changelog, None)
+    handed, sought = seek_during_a_fetch(monkeypatch, changelog, None)
     assert handed == [26, 27, 28, 29]
-    assert (sought, beginning) == ([], [])
+    assert sought == []
