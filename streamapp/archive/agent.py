@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError as AIOKafkaError
@@ -41,14 +41,14 @@ from streamapp.archive.consumer import (
 from streamapp.archive.core import (
     Batch,
     Committed,
-    Outage,
     PartitionLog,
     RotationPolicy,
     Step,
-    backoff_delay,
     check_topic,
     encode_record,
 )
+from streamapp.archive.ledger import CommitLedger
+from streamapp.archive.retry import Retrier
 from streamapp.archive.store import ArchiveStore, CommitAborted, CommitProgress
 from streamapp.config import Settings
 from streamapp.transport import Consumer as LiveConsumer
@@ -57,7 +57,6 @@ from streamapp.transport import take_over_leader
 log = logging.getLogger(__name__)
 # The hdfs client logs every request at INFO; the sink logs one line per outage instead.
 logging.getLogger("hdfs").setLevel(logging.WARNING)
-R = TypeVar("R")
 
 CONSUME_MAX = 10_000  # messages taken from librdkafka per call
 CONSUME_WAIT_S = 0.1  # longest a call waits for them (the rotation age is checked after it)
@@ -66,24 +65,33 @@ CONSUME_WAIT_S = 0.1  # longest a call waits for them (the rotation age is check
 class Committer:
     """Commits one partition's sealed batches in order, retrying until HDFS takes them."""
 
-    def __init__(self, sink: ArchiveSink, partition: int, committed: Committed) -> None:
-        self.sink = sink
+    def __init__(
+        self,
+        store: ArchiveStore,
+        retrier: Retrier,
+        ledger: CommitLedger,
+        partition: int,
+        committed: Committed,
+    ) -> None:
         self.partition = partition
         self.committed = committed
-        self.aborted = False
         self.queue: asyncio.Queue[Batch[int] | None] = asyncio.Queue()
         self.queued_bytes = 0
+        self.aborted = False
+        self.store = store
+        self.retrier = retrier
+        self.ledger = ledger
         self.task = asyncio.ensure_future(self._run())
 
     def put(self, batch: Batch[int]) -> None:
         self.queued_bytes += batch.nbytes
-        self.sink.pending_bytes += batch.nbytes
+        self.ledger.sealed(batch.nbytes)
         self.queue.put_nowait(batch)
 
     def retire(self) -> None:
         """Stop after the current HDFS call; queued batches are dropped (Kafka replays them)."""
         self.aborted = True
-        self.sink.pending_bytes -= self.queued_bytes
+        self.ledger.released(self.queued_bytes)
         self.queued_bytes = 0
         while not self.queue.empty():
             self.queue.get_nowait()
@@ -96,17 +104,15 @@ class Committer:
         while (batch := await self.queue.get()) is not None:
             progress = CommitProgress()
             try:
-                call = partial(
-                    self.sink.store.commit, self.committed, batch, progress, self._aborted
-                )
-                self.committed = await self.sink.with_retries(call, self._aborted)
+                call = partial(self.store.commit, self.committed, batch, progress, self._aborted)
+                self.committed = await self.retrier.run(call, self._aborted)
             except CommitAborted:
                 return
             if self.aborted:
                 return
             self.queued_bytes -= batch.nbytes
-            self.sink.pending_bytes -= batch.nbytes
-            self.sink.done(self.partition, batch.gen, batch.last)
+            self.ledger.released(batch.nbytes)
+            self.ledger.done(self.partition, batch.gen, batch.last)
 
 
 class ArchiveSink:
@@ -125,23 +131,22 @@ class ArchiveSink:
         self.topic = topic
         self.policy = policy
         self.max_pending_bytes = s.archive_max_pending_bytes
-        self.retry_cap = float(s.archive_retry_max_seconds)
         self.stop_wait = float(s.archive_stop_wait_seconds)
         self.consumer: Consumer | None = None
         self.logs: dict[int, PartitionLog[int]] = {}  # recovered partitions, fetching
         self.committers: dict[int, Committer] = {}
         self.retiring: dict[int, Committer] = {}
-        self.epoch = 0  # bumped by every rebalance: recoveries of an older one are void
-        self.pending_bytes = 0  # sealed, not yet committed
+        self.epoch = 0  # bumped by every rebalance: recoveries of an older one are superseded
+        self.ledger = CommitLedger()
         self.paused = False  # every partition paused: memory bound reached
-        # Per partition: (generation, next offset) archived and not yet sent to Kafka.
-        self.to_commit: dict[int, tuple[int, int]] = {}
-        self.unsent: set[int] = set()
         self.recoveries: set[asyncio.Future[None]] = set()
-        self.outage = Outage()
-        self.outage_edge_at = float("-inf")  # monotonic time the outage state last changed
         self.stopping = threading.Event()
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive-hdfs")
+        self.retrier = Retrier(
+            self.executor,
+            float(s.archive_retry_max_seconds),
+            lambda line: log.warning("archive: %s", line),
+        )
         # A rebalance whose leader never completes it (streamapp.archive.consumer); a
         # live leader completes it seconds after its JoinGroup answer.
         session_s = float(s.kafka_session_timeout_s)
@@ -265,17 +270,9 @@ class ArchiveSink:
             if (batch := plog.tick(now)) is not None:
                 self.committers[partition].put(batch)
 
-    def done(self, partition: int, gen: int, last: int) -> None:
-        """Offsets up to `last` of `partition` (generation `gen`) are archived."""
-        current = self.to_commit.get(partition)
-        # A newer generation restarts the offsets; within one they only move forward.
-        if current is None or gen > current[0] or (gen == current[0] and last >= current[1]):
-            self.to_commit[partition] = (gen, last + 1)
-            self.unsent.add(partition)
-
     def _apply(self, plog: PartitionLog[int], step: Step[int]) -> None:
         if step.acks:
-            self.done(plog.partition, plog.gen, max(step.acks))
+            self.ledger.done(plog.partition, plog.gen, max(step.acks))
         for batch in step.sealed:
             self.committers[plog.partition].put(batch)
 
@@ -298,11 +295,9 @@ class ArchiveSink:
         """Commit archived offsets of the partitions this worker owns."""
         assert self.consumer is not None
         offsets = [
-            TopicPartition(self.topic, p, self.to_commit[p][1])
-            for p in self.unsent
-            if p in self.logs
+            TopicPartition(self.topic, p, offset)
+            for p, offset in self.ledger.take_unsent(self.logs).items()
         ]
-        self.unsent.clear()
         if not offsets:
             return
         try:
@@ -317,7 +312,7 @@ class ArchiveSink:
     def _flow(self) -> None:
         """Pause every partition while archive data in memory exceeds its bound."""
         assert self.consumer is not None
-        used = self.pending_bytes + sum(plog.held_bytes for plog in self.logs.values())
+        used = self.ledger.pending_bytes + sum(plog.held_bytes for plog in self.logs.values())
         if used > self.max_pending_bytes and not self.paused:
             # Commit what is open so memory can drain; fetch nothing until it has.
             for partition, plog in self.logs.items():
@@ -363,8 +358,7 @@ class ArchiveSink:
             self.retiring[partition] = committer
         self.logs.clear()
         self.committers.clear()
-        self.to_commit.clear()
-        self.unsent.clear()
+        self.ledger.forget_offsets()
         self.paused = False
 
     def _watch_leader(self, now: float) -> None:
@@ -398,24 +392,26 @@ class ArchiveSink:
         log.warning("archive: took over leader %s: %s", leader, outcome)
 
     async def _recover(self, partition: int, epoch: int) -> None:
-        def void() -> bool:
+        def superseded() -> bool:
             return self.epoch != epoch
 
         if (retiring := self.retiring.pop(partition, None)) is not None:
             # Its last HDFS call may still be running: recover only after it ended.
             await asyncio.gather(retiring.task, return_exceptions=True)
         try:
-            committed = await self.with_retries(
-                lambda: self.store.recover(self.topic, partition), void
+            committed = await self.retrier.run(
+                lambda: self.store.recover(self.topic, partition), superseded
             )
-            start = await self._start_offset(partition, void)
+            start = await self._start_offset(partition, superseded)
         except CommitAborted:
             return
-        if void():
+        if superseded():
             return
         assert self.consumer is not None
         self.logs[partition] = PartitionLog(self.topic, partition, committed, self.policy)
-        self.committers[partition] = Committer(self, partition, committed)
+        self.committers[partition] = Committer(
+            self.store, self.retrier, self.ledger, partition, committed
+        )
         # From the committed Kafka offset (at or before the marker's), so replays and
         # offsets going back are told apart exactly as after a restart.
         tp = TopicPartition(self.topic, partition, start)
@@ -446,43 +442,10 @@ class ArchiveSink:
                 return int(tp.offset) if tp.offset >= 0 else OFFSET_BEGINNING
             except KafkaException as exc:
                 log.warning("archive: committed offset of partition %d: %s", partition, exc)
-            await asyncio.sleep(backoff_delay(attempt, cap=self.retry_cap))
+            await self.retrier.backoff(
+                attempt, aborted, "partition revoked while reading its offset"
+            )
             attempt += 1
-            if aborted():
-                raise CommitAborted("partition revoked while reading its offset")
-
-    async def with_retries(self, call: Callable[[], R], aborted: Callable[[], bool]) -> R:
-        """Run a blocking HDFS call in the executor until it succeeds (or is aborted)."""
-        loop = asyncio.get_running_loop()
-        attempt = 0
-        while True:
-            started = time.monotonic()
-            try:
-                result = await loop.run_in_executor(self.executor, call)
-            except CommitAborted:
-                raise
-            except Exception as exc:
-                self._outage_edge(started, self.outage.failed, exc)
-                await asyncio.sleep(backoff_delay(attempt, cap=self.retry_cap))
-                attempt += 1
-                if aborted():
-                    raise CommitAborted("partition revoked during retries") from None
-                continue
-            self._outage_edge(started, self.outage.succeeded)
-            return result
-
-    def _outage_edge(self, started: float, edge: Callable[..., str | None], *args: Any) -> None:
-        """Log an outage's start or end, on evidence from calls started after the last edge.
-
-        Several HDFS calls run at once: one started before HDFS went down may succeed
-        after another failed, and one started before it came back may fail after
-        another succeeded. Neither says anything new, and each would log a line.
-        """
-        if started < self.outage_edge_at:
-            return
-        if (line := edge(time.monotonic(), *args)) is not None:
-            self.outage_edge_at = time.monotonic()
-            log.warning("archive: %s", line)
 
 
 def build_sink(
