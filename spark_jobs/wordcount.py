@@ -28,7 +28,7 @@ from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs import transforms as T
+from spark_jobs import transforms
 from spark_jobs.dates import (
     ARCHIVE,
     REJECTED,
@@ -325,7 +325,7 @@ def _write_words(
         try:
             counts.write.json(f"{run_dir}/{WORDS_DIR}")
             distinct = counts.count()
-            top = [r.asDict() for r in T.top_words(counts, TOP_MAX).collect()]
+            top = [r.asDict() for r in transforms.top_words(counts, TOP_MAX).collect()]
         finally:
             counts.unpersist()
     return distinct, top
@@ -361,33 +361,36 @@ def _recompute(
     out_dir = aggregates.run_dir(run_id)
     try:
         with _phase("reading and parsing the archive"):
-            parsed = keep(_slim(T.parse_records(read_lines(spark, archive_files))))
+            parsed = keep(_slim(transforms.parse_records(read_lines(spark, archive_files))))
             corrupt = _report_corrupt(parsed)
         with _phase("checking message identities"):
             # Copies are rare (a file committed twice): checking for them shuffles the
             # identities only; deduplicating shuffles every message's text.
-            duplicates = T.duplicate_identities(parsed, ["date_key"]).count()
+            duplicates = transforms.duplicate_identities(parsed, ["date_key"]).count()
             if duplicates:
                 log.warning("%d messages archived more than once; counted once", duplicates)
-                messages = T.unique_messages(parsed, keys=["date_key"])
+                messages = transforms.unique_messages(parsed, keys=["date_key"])
             else:
-                messages = T.valid_messages(parsed, keys=["date_key"])
+                messages = transforms.valid_messages(parsed, keys=["date_key"])
         with _phase("tokenizing and counting per hour and partition"):
-            tokens = keep(T.message_tokens(messages))
-            cells = [r.asDict() for r in T.cell_counts(tokens).collect()]
+            tokens = keep(transforms.message_tokens(messages))
+            cells = [r.asDict() for r in transforms.cell_counts(tokens).collect()]
         with _phase("counting per hour and word, writing the dates' aggregates"):
-            hour_words = keep(T.date_hour_word_counts(tokens))
+            hour_words = keep(transforms.date_hour_word_counts(tokens))
             hour_words.write.partitionBy("date_key").parquet(f"{out_dir}/hour_words")
-            T.date_word_counts(hour_words).write.partitionBy("date_key").parquet(f"{out_dir}/words")
+            transforms.date_word_counts(hour_words).write.partitionBy("date_key").parquet(
+                f"{out_dir}/words"
+            )
         rejected_rows: list[dict[str, Any]] = []
         if rejected_files:
             with _phase("counting rejected messages"):
                 rejected = keep(
-                    _slim(T.parse_records(read_lines(spark, rejected_files), "value_b64"))
+                    _slim(transforms.parse_records(read_lines(spark, rejected_files), "value_b64"))
                 )
                 corrupt = _merge_counts(corrupt, _report_corrupt(rejected))
                 rejected_rows = [
-                    r.asDict() for r in T.rejected_partitions(rejected, ["date_key"]).collect()
+                    r.asDict()
+                    for r in transforms.rejected_partitions(rejected, ["date_key"]).collect()
                 ]
     finally:
         for df in cached:
@@ -424,7 +427,7 @@ def _merged_word_counts(
     ]
     if not paths:
         return spark.createDataFrame([], "word STRING, count LONG")
-    return T.word_counts(spark.read.parquet(*paths))
+    return transforms.word_counts(spark.read.parquet(*paths))
 
 
 def _recent_hour_words(
@@ -450,7 +453,7 @@ def _recent_hour_words(
 
 def _slim(parsed: DataFrame) -> DataFrame:
     """The file's date key; a line and its file name only where the line is corrupt."""
-    parsed = T.with_date_key(parsed)
+    parsed = transforms.with_date_key(parsed)
     corrupt = F.col("corrupt")
     return parsed.select(
         *(c for c in parsed.columns if c not in ("file", "line")),

@@ -31,9 +31,9 @@ from streamapp.app import app, before_stop, settings, source_topic
 from streamapp.archive.core import encode_record
 from streamapp.contract import Source
 from streamapp.lineage import Lineage, Seen
-from streamapp.pending import Row, WriteBehind
 from streamapp.topn import TopN, TopRow
 from streamapp.turns import in_turns
+from streamapp.writebehind import Row, WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +130,8 @@ async def _send_update(key: bytes, value: bytes, partition: int) -> None:
 
 
 def _prepare(
-    records: dict[Source, list[counting.Record]],
-) -> tuple[counting.Batch, dict[int, bytes]]:
+    records: dict[Source, list[counting.SourceRecord]],
+) -> tuple[counting.BatchCounts, dict[int, bytes]]:
     """The batch's updates, aggregated and encoded one record per table partition."""
     batch = counting.aggregate(records)
     return batch, counting.encode_partitions(batch, PARTITIONS)
@@ -142,23 +142,23 @@ def _prepare(
 _sending = asyncio.Lock()
 
 
-async def _send_batch(records: dict[Source, list[counting.Record]], generation: int) -> bool:
+async def _send_batch(records: dict[Source, list[counting.SourceRecord]], generation: int) -> bool:
     """Send `records`' updates; False when a revocation came since `generation`
-    (`pending.generation` when the records were taken): their lineages were dropped with
+    (`write_behind.generation` when the records were taken): their lineages were dropped with
     it, nothing more is sent, and the partitions' next owner replays the records."""
     async with _sending:
         # Pure, and proportional to the batch's distinct words (tens of thousands at a
         # large vocabulary): in a thread, so the event loop answers views meanwhile
         # (the GIL is handed over every few milliseconds).
         batch, payloads = await asyncio.to_thread(_prepare, records)
-        if pending.generation != generation:
+        if write_behind.generation != generation:
             return False
         await _send_prepared(batch, payloads, sum(map(len, records.values())))
-    return pending.generation == generation
+    return write_behind.generation == generation
 
 
 async def _send_prepared(
-    batch: counting.Batch, payloads: dict[int, bytes], n_messages: int
+    batch: counting.BatchCounts, payloads: dict[int, bytes], n_messages: int
 ) -> None:
     for source, record in batch.rejected:
         await dlq_topic.send(
@@ -180,7 +180,7 @@ async def _send_prepared(
 
 
 # A source message on its way through a lineage: its record and the event to ack.
-Taken = tuple[counting.Record, EventT]
+Taken = tuple[counting.SourceRecord, EventT]
 
 # The lineage of each source partition this worker reads, loaded from `lineage_table`
 # on first use after an assignment.
@@ -224,7 +224,7 @@ def _fingerprint(partition: int) -> Callable[[Taken], str]:
     return fingerprint
 
 
-def _settle(settled: list[Taken], out: list[counting.Record]) -> None:
+def _settle(settled: list[Taken], out: list[counting.SourceRecord]) -> None:
     for record, event in settled:
         out.append(record)
         if id(event) in _unsettled:
@@ -232,13 +232,13 @@ def _settle(settled: list[Taken], out: list[counting.Record]) -> None:
             event.ack()
 
 
-def _sources(events: list[EventT]) -> dict[Source, list[counting.Record]]:
+def _sources(events: list[EventT]) -> dict[Source, list[counting.SourceRecord]]:
     """The batch's records per source (generation, partition), replays included."""
-    by_source: dict[Source, list[counting.Record]] = defaultdict(list)
+    by_source: dict[Source, list[counting.SourceRecord]] = defaultdict(list)
     for event in events:
         m = event.message
         lineage = _lineage(m.partition, event)
-        record = counting.Record(m.offset, round(m.timestamp * 1000), m.value, m.key)
+        record = counting.SourceRecord(m.offset, round(m.timestamp * 1000), m.value, m.key)
         gen, last = lineage.gen, lineage.last
         # The high watermark is evidence only for offsets at or below the last taken.
         highwater = (
@@ -304,7 +304,7 @@ async def count_batches(stream: StreamT[bytes]) -> None:
     # take_events (not in faust's StreamT interface) acks a batch after the loop body.
     batches = stream.take_events(settings.live_batch_max, within=within)  # type: ignore[attr-defined]
     async for events in batches:
-        generation = pending.generation
+        generation = write_behind.generation
         if not await _send_batch(_sources(events), generation):
             continue  # revoked meanwhile (stream_wait_empty=False): the events come again
         _remember(events)
@@ -312,7 +312,7 @@ async def count_batches(stream: StreamT[bytes]) -> None:
             counted[event.message.partition] = event.message.offset
 
 
-pending: WriteBehind[EventT] = WriteBehind(
+write_behind: WriteBehind[EventT] = WriteBehind(
     settings.live_flush_interval_ms / 1000, settings.live_flush_rows, settings.live_row_cache_rows
 )
 
@@ -396,7 +396,7 @@ class Tops:
 tops = Tops()
 
 
-async def _fold(event: EventT, now: float) -> bool:
+async def _apply_update(event: EventT, now: float) -> bool:
     """Fold one partition record into that partition's unwritten rows (no table write).
 
     The event's partition owns every key in the record, and is also the partition whose
@@ -407,19 +407,19 @@ async def _fold(event: EventT, now: float) -> bool:
     assert isinstance(event.value, bytes)  # the update topic's values are raw bytes
     update = counting.decode_partition(event.value)
     partition = event.message.partition
-    generation = pending.generation
-    held = pending.partition(partition, now)
+    generation = write_behind.generation
+    held = write_behind.partition(partition, now)
     rows = held.words
     top = tops.get(partition)
     labels = update.labels
     retention = settings.live_hours_retention
     added = skipped = 0
     async for word, spans in in_turns(update.words.items(), settings.live_turn_items):
-        if pending.generation != generation:
+        if write_behind.generation != generation:
             return False
         row = rows.get(word)
         if row is None:
-            row = pending.clean_word(word)
+            row = write_behind.take_written(word)
             if row is None:
                 row = word_table.get(word)
         row, a, s = counting.apply_word(row, spans, labels, IDEMPOTENT, retention)
@@ -446,10 +446,10 @@ async def _flush(partition: int) -> None:
     before the rows and the changelog offset reach RocksDB and before the events are
     acked. Under `exactly_once` they take faust's per-record path, in the transaction.
     """
-    held = pending.take(partition)
+    held = write_behind.take(partition)
     if held is None:
         return
-    generation = pending.generation
+    generation = write_behind.generation
     # The top and totals first: views read them from the table once they leave `held`.
     top = tops.persistable(partition)
     if top is not None:
@@ -464,7 +464,7 @@ async def _flush(partition: int) -> None:
             word_table,
             partition,
             held.words,
-            lambda: pending.generation == generation,
+            lambda: write_behind.generation == generation,
             settings.live_turn_items,
         )
         written = None if offset is None else len(held.words)
@@ -492,7 +492,7 @@ async def _write_through(rows: dict[str, Row], generation: int) -> int | None:
         if buffer.size >= backlog:
             while buffer.size >= backlog // 2:
                 await buffer.flush_atmost(backlog // 2)
-        if pending.generation != generation:
+        if write_behind.generation != generation:
             # Revoked meanwhile (a row written now would go to a partition another
             # worker owns): the rest is replayed by the new owner.
             ROWS_WRITTEN.inc(written)
@@ -520,12 +520,12 @@ async def apply_updates(stream: StreamT[bytes]) -> None:
             if (waiter := drained.get(partition)) is not None:
                 waiter.set()
             continue
-        if event.value == counting.TICK and not pending.holds(partition):
+        if event.value == counting.TICK and not write_behind.holds(partition):
             event.ack()  # nothing held before it: acking it cannot pass an unacked event
             continue
-        if not await _fold(event, now):
+        if not await _apply_update(event, now):
             continue
-        if pending.due(partition, now):
+        if write_behind.due(partition, now):
             await _flush(partition)
 
 
@@ -552,7 +552,7 @@ async def _settle_held(partition: int, highwater: int | None) -> None:
         highwater,
         lineage.gen,
     )
-    generation = pending.generation
+    generation = write_behind.generation
     taken = {Source(lineage.gen, partition): [r for r, _ in out.taken]}
     if not await _send_batch(taken, generation):
         return  # revoked meanwhile: the events stay unacked and come again
@@ -615,7 +615,7 @@ async def tick_quiet_partitions() -> None:
         # exactly_once: sends belong to the transaction of a consumed event; a timer has
         # none. Rows then wait for the partition's next update (replays stay no-ops).
         return
-    for partition in pending.overdue(time.monotonic()):
+    for partition in write_behind.overdue(time.monotonic()):
         TICKS_SENT.inc()
         await _send_update(b"tick", counting.TICK, partition)
 
@@ -627,7 +627,7 @@ async def _forget_unwritten(
 ) -> None:
     """Partitions may move: drop unwritten rows (their unacked updates get replayed) and
     the lineages in memory (reloaded from the table by the partitions' next owner)."""
-    ROWS_DROPPED.inc(pending.drop())
+    ROWS_DROPPED.inc(write_behind.drop())
     lineages.clear()  # unsettled events stay unacked: the partitions' next owner replays them
     _unsettled.clear()
     tops.forget()

@@ -39,7 +39,7 @@ TOTALS_KEY = "totals"  # the one row of the totals table
 
 
 @dataclass(frozen=True)
-class Record:
+class SourceRecord:
     """One source message: its offset, Kafka timestamp (ms), raw value and raw key."""
 
     offset: int
@@ -71,11 +71,11 @@ class Slice:
 
 
 @dataclass
-class Batch:
+class BatchCounts:
     """What a batch of source records turns into."""
 
     slices: dict[Source, Slice]
-    rejected: list[tuple[Source, Record]]
+    rejected: list[tuple[Source, SourceRecord]]
 
 
 def decode(value: bytes | None) -> str | None:
@@ -88,11 +88,11 @@ def decode(value: bytes | None) -> str | None:
         return None
 
 
-def aggregate(batch: Mapping[Source, Iterable[Record]]) -> Batch:
+def aggregate(batch: Mapping[Source, Iterable[SourceRecord]]) -> BatchCounts:
     """Pre-aggregate a batch (records per source): per source, each word's occurrences
     and each message's word count."""
     slices: dict[Source, Slice] = {}
-    rejected: list[tuple[Source, Record]] = []
+    rejected: list[tuple[Source, SourceRecord]] = []
     for source, records in batch.items():
         part = slices[source] = Slice()
         seen, by_word = part.messages, part.words
@@ -113,7 +113,7 @@ def aggregate(batch: Mapping[Source, Iterable[Record]]) -> Batch:
                     by_word[word] = [offset]
                 else:
                     offsets.append(offset)
-    return Batch(slices, rejected)
+    return BatchCounts(slices, rejected)
 
 
 def word_entries(offsets: list[int], hour_at: Mapping[int, str]) -> Entries:
@@ -152,7 +152,7 @@ Summary = list[list[int]]  # [[hour index, entries, count, rejected], ...]
 # [lo, hi, summary, detail] as decoded; or, in a batch within one hour, a bare offset
 # for a key's one entry there with a count of 1 (most spans: a rare word).
 Span = list[Any] | int
-ONCE: Summary = [[0, 1, 1, 0]]  # the summary of a bare-offset span
+ONE_ENTRY: Summary = [[0, 1, 1, 0]]  # the summary of a bare-offset span
 Spans = dict[str, Span]  # per source key (`Source.key`; before generations: the partition)
 
 
@@ -200,7 +200,7 @@ def _pack_one_hour(offsets: list[int]) -> Span:
     """`_pack` of a word's occurrence offsets when the whole batch falls in one hour."""
     lo, hi = offsets[0], offsets[-1]
     n = len(offsets)
-    if n == 1:  # most spans: a rare word, once in the batch; see `ONCE`
+    if n == 1:  # most spans: a rare word, once in the batch; see `ONE_ENTRY`
         return lo
     if len(set(offsets)) == n:  # no message repeats the word: every count is 1
         deltas = [b - a for a, b in pairwise(offsets)]
@@ -223,7 +223,7 @@ def _pack(entries: Entries, index: dict[str, int]) -> list[Any]:
     return [offsets[0], offsets[-1], summary, detail]
 
 
-def encode_partitions(batch: Batch, partitions: int) -> dict[int, bytes]:
+def encode_partitions(batch: BatchCounts, partitions: int) -> dict[int, bytes]:
     """One record per table partition: the updates of the words it owns, and the totals
     in the partition that owns `TOTALS_KEY` (which always gets a record)."""
     labels = sorted({h for part in batch.slices.values() for h in part.messages.hours})
@@ -285,7 +285,7 @@ def _unseen(
     and the number of entries skipped; then raise the mark to the span's last offset."""
     if isinstance(span, int):
         lo = hi = span
-        summary = ONCE
+        summary = ONE_ENTRY
     else:
         lo, hi, summary, _ = span
     marks = row["s"]

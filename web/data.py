@@ -68,7 +68,7 @@ class Live:
 
 
 @dataclass(frozen=True)
-class Batch:
+class LatestBatch:
     """The latest snapshot, None when no run completed (or HDFS is down: `error`)."""
 
     snapshot: Snapshot | None
@@ -176,12 +176,12 @@ class ReportData:
 
         return {w: c for w, c in self._pool.map(one, words) if c is not None}
 
-    def batch(self) -> Batch:
+    def batch(self) -> LatestBatch:
         """The latest complete snapshot."""
         try:
-            return Batch(self.store.latest(), None)
+            return LatestBatch(self.store.latest(), None)
         except ReportError as exc:
-            return Batch(None, str(exc))
+            return LatestBatch(None, str(exc))
 
     def batch_counts(self, snapshot: Snapshot, words: list[str]) -> dict[str, int]:
         """Batch counts of some words: from the summary's top list, else the full word list."""

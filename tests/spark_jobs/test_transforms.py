@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs import transforms as T
+from spark_jobs import transforms
 from streamapp.tokenize import words
 from tests.spark_jobs.archive_format import Message, data_file_path, record_line
 
@@ -68,7 +68,7 @@ def test_lines_that_are_not_archive_records_are_corrupt(spark: SparkSession) -> 
         spark, [(line, f"{name}|{file}") for name, (line, file, _) in cases.items()]
     )
     # The case name rides in front of the path; the gen regex only looks at the path's end.
-    got = {r["file"].split("|")[0]: r["corrupt"] for r in T.parse_records(frame).collect()}
+    got = {r["file"].split("|")[0]: r["corrupt"] for r in transforms.parse_records(frame).collect()}
     assert got == {name: expected for name, (_, _, expected) in cases.items()}
 
 
@@ -76,7 +76,7 @@ def test_rejected_records_need_a_value_b64_string(spark: SparkSession) -> None:
     m = Message(0, 1, 7, TS, b"\xff\xfe")
     good = record_line(m)
     bad = '{"partition": 1, "offset": 8, "timestamp": 5, "value": "text"}'
-    parsed = T.parse_records(
+    parsed = transforms.parse_records(
         lines_frame(spark, [(good, file_uri(m)), (bad, file_uri(m))]), "value_b64"
     )
     assert sorted(r["corrupt"] for r in parsed.collect()) == [False, True]
@@ -90,18 +90,18 @@ def test_identity_is_gen_partition_offset(spark: SparkSession) -> None:
         Message(1, 0, 10, TS + 1, "two"),  # same partition and offset, next generation
         Message(0, 1, 10, TS + 2, "three"),  # same offset, other partition
     ]
-    parsed = T.parse_records(message_lines(spark, messages))
-    unique = T.unique_messages(parsed)
+    parsed = transforms.parse_records(message_lines(spark, messages))
+    unique = transforms.unique_messages(parsed)
     got = sorted((r["gen"], r["partition"], r["offset"], r["value"]) for r in unique.collect())
     assert got == [(0, 0, 10, "one"), (0, 1, 10, "three"), (1, 0, 10, "two")]
-    copies = [tuple(r) for r in T.duplicate_identities(parsed).collect()]
+    copies = [tuple(r) for r in transforms.duplicate_identities(parsed).collect()]
     assert copies == [(0, 0, 10, 2)]
 
 
 def counted(spark: SparkSession, messages: list[Message]) -> DataFrame:
     """Parsed, dated, deduplicated and tokenized messages, as the job counts them."""
-    parsed = T.with_date_key(T.parse_records(message_lines(spark, messages)))
-    return T.message_tokens(T.unique_messages(parsed, keys=["date_key"]))
+    parsed = transforms.with_date_key(transforms.parse_records(message_lines(spark, messages)))
+    return transforms.message_tokens(transforms.unique_messages(parsed, keys=["date_key"]))
 
 
 def test_hours_and_cells_are_utc_hours_of_the_kafka_timestamp(spark: SparkSession) -> None:
@@ -123,12 +123,13 @@ def test_hours_and_cells_are_utc_hours_of_the_kafka_timestamp(spark: SparkSessio
             r["first_offset"],
             r["last_offset"],
         )
-        for r in T.cell_counts(tokens).collect()
+        for r in transforms.cell_counts(tokens).collect()
     )
     h0 = TS // hour
     assert cells == [(h0, 0, 0, 2, 3, 1, 4), (h0, 0, 1, 1, 2, 9, 9), (h0 + 1, 0, 0, 1, 0, 2, 2)]
     per_hour = {
-        (r["hour"], r["word"]): r["count"] for r in T.date_hour_word_counts(tokens).collect()
+        (r["hour"], r["word"]): r["count"]
+        for r in transforms.date_hour_word_counts(tokens).collect()
     }
     assert per_hour == {
         ("2026-01-01T00:00:00Z", "a"): 2,
@@ -141,8 +142,10 @@ def test_a_record_outside_its_own_dates_directory_is_corrupt(spark: SparkSession
     m = Message(0, 0, 1, TS, "a")
     right = file_uri(m)
     wrong = right.replace("date=2026-01-01", "date=2025-12-31")
-    parsed = T.with_date_key(
-        T.parse_records(lines_frame(spark, [(record_line(m), right), (record_line(m), wrong)]))
+    parsed = transforms.with_date_key(
+        transforms.parse_records(
+            lines_frame(spark, [(record_line(m), right), (record_line(m), wrong)])
+        )
     )
     got = sorted((r["date_key"], r["corrupt"]) for r in parsed.collect())
     assert got == [("2025-12-31", True), ("2026-01-01", False)]
@@ -152,7 +155,7 @@ def test_top_words_order_is_count_desc_then_word(spark: SparkSession) -> None:
     counts = spark.createDataFrame(
         [("b", 2), ("a", 2), ("é", 3), ("z", 1), ("c", 2)], "word STRING, count LONG"
     )
-    top = [(r["word"], r["count"]) for r in T.top_words(counts, 4).collect()]
+    top = [(r["word"], r["count"]) for r in transforms.top_words(counts, 4).collect()]
     assert top == [("é", 3), ("a", 2), ("b", 2), ("c", 2)]
 
 
@@ -170,7 +173,7 @@ NASTY = [
 ]
 
 
-NATIVE = T.native_tokenizer().alphabet
+NATIVE = transforms.native_tokenizer().alphabet
 CANDIDATES = [chr(i) for i in range(0x0000, 0x0250)]
 OUTSIDE = [c for c in CANDIDATES if c not in NATIVE] + [
     "\u0301",
@@ -202,7 +205,7 @@ def test_the_jvm_path_equals_the_python_tokenizer_for_every_candidate_character(
 ) -> None:
     """Derives nothing: checks S, character by character in context, against `words`."""
     texts = [t for c in CANDIDATES for t in contexts(c)]
-    native = T.native_tokenizer()
+    native = transforms.native_tokenizer()
     frame = spark.createDataFrame([(t,) for t in texts], "value STRING")
     rows = frame.select(
         "value",
@@ -251,8 +254,8 @@ near_s_text = st.builds(
 @example(texts=["Straße " * 5000 + "é" * 10_000, "Σ" + "a" * 10_000, "A\u0301b", "x\x00\x01_9"])
 def test_spark_word_counts_equal_python_counts(spark: SparkSession, texts: list[str]) -> None:
     messages = [Message(0, i % 3, i, TS + i * 60_000, t) for i, t in enumerate(texts)]
-    hour_words = T.date_hour_word_counts(counted(spark, messages))
-    counts = T.word_counts(hour_words)
+    hour_words = transforms.date_hour_word_counts(counted(spark, messages))
+    counts = transforms.word_counts(hour_words)
     got = {r["word"]: r["count"] for r in counts.collect()}
     assert got == Counter(w for t in texts for w in words(t))
 
@@ -260,7 +263,7 @@ def test_spark_word_counts_equal_python_counts(spark: SparkSession, texts: list[
 def test_hour_strings_match_python_for_any_timestamp(spark: SparkSession) -> None:
     stamps = [0, 1, 3_599_999, 3_600_000, TS, 4_102_444_799_999, 1_700_000_123_456]
     frame = spark.createDataFrame([(s,) for s in stamps], "timestamp LONG")
-    got = [r[0] for r in frame.select(T.hour_of(frame["timestamp"])).collect()]
+    got = [r[0] for r in frame.select(transforms.hour_of(frame["timestamp"])).collect()]
     expected = [
         datetime.fromtimestamp(s // 1000, UTC).strftime("%Y-%m-%dT%H:00:00Z") for s in stamps
     ]
@@ -272,7 +275,7 @@ def test_tokenizing_reads_the_messages_once(spark: SparkSession) -> None:
     frame = spark.createDataFrame(
         [(0, "Straße and café"), (1, "µ is not in S"), (2, "")], "offset LONG, value STRING"
     )
-    tokens = T.message_tokens(frame)
+    tokens = transforms.message_tokens(frame)
     plan = tokens._jdf.queryExecution().executedPlan().toString()
     assert plan.count("Scan ExistingRDD") == 1, plan
     got = {r["offset"]: r["tokens"] for r in tokens.collect()}

@@ -12,14 +12,14 @@ from hypothesis import strategies as st
 
 from streamapp import counting
 from streamapp.contract import HOUR_MS, Source, hour_of
-from streamapp.counting import Record
+from streamapp.counting import SourceRecord
 from streamapp.tokenize import words
 
 HOUR = HOUR_MS
 T0 = 1_764_000_000_000  # 2025-11-24T16:00:00Z
 
 
-def apply_batch(rows: dict[str, Any], batch: counting.Batch, idempotent: bool = True) -> None:
+def apply_batch(rows: dict[str, Any], batch: counting.BatchCounts, idempotent: bool = True) -> None:
     """What the agents do, on plain dicts (word rows, "" the totals row), over the wire."""
     for partition, payload in counting.encode_partitions(batch, 4).items():
         update = counting.decode_partition(payload)
@@ -36,7 +36,7 @@ def apply_batch(rows: dict[str, Any], batch: counting.Batch, idempotent: bool = 
             )
 
 
-def aggregate(records: Mapping[int, Iterable[Record]], gen: int = 0) -> counting.Batch:
+def aggregate(records: Mapping[int, Iterable[SourceRecord]], gen: int = 0) -> counting.BatchCounts:
     """`counting.aggregate` of records per source partition, all in generation `gen`."""
     return counting.aggregate({Source(gen, p): r for p, r in records.items()})
 
@@ -51,8 +51,11 @@ def word_counts(rows: dict[str, Any]) -> dict[str, int]:
 
 def test_aggregate_keeps_each_words_occurrences_per_source_partition() -> None:
     records = {
-        0: [Record(5, T0, "Été, ÉTÉ et e\u0301te\u0301 !".encode()), Record(6, T0, b"")],
-        1: [Record(2, T0 + HOUR, "été 😀 مرحبا".encode()), Record(3, T0, b"\xff\xfe")],
+        0: [
+            SourceRecord(5, T0, "Été, ÉTÉ et e\u0301te\u0301 !".encode()),
+            SourceRecord(6, T0, b""),
+        ],
+        1: [SourceRecord(2, T0 + HOUR, "été 😀 مرحبا".encode()), SourceRecord(3, T0, b"\xff\xfe")],
     }
     batch = aggregate(records)
     assert sorted(batch.slices[S(0)].words) == ["et", "été"]
@@ -66,17 +69,17 @@ def test_aggregate_keeps_each_words_occurrences_per_source_partition() -> None:
 
 
 def test_aggregate_sorts_each_partition_by_offset() -> None:
-    batch = aggregate({0: [Record(9, T0, b"b a"), Record(4, T0, b"a")]})
+    batch = aggregate({0: [SourceRecord(9, T0, b"b a"), SourceRecord(4, T0, b"a")]})
     assert batch.slices[S(0)].words["a"] == [4, 9]
     assert batch.slices[S(0)].messages.offsets == [4, 9]
 
 
 def test_encode_sends_one_record_per_owning_partition_and_always_the_totals() -> None:
-    batch = aggregate({0: [Record(i, T0, f"w{i}".encode()) for i in range(40)]})
+    batch = aggregate({0: [SourceRecord(i, T0, f"w{i}".encode()) for i in range(40)]})
     payloads = counting.encode_partitions(batch, 4)
     owners = {counting.partition_for(f"w{i}", 4) for i in range(40)}
     assert set(payloads) == owners | {counting.partition_for(counting.TOTALS_KEY, 4)}
-    empty = counting.encode_partitions(aggregate({0: [Record(0, T0, b"")]}), 4)
+    empty = counting.encode_partitions(aggregate({0: [SourceRecord(0, T0, b"")]}), 4)
     assert list(empty) == [counting.partition_for(counting.TOTALS_KEY, 4)]
 
 
@@ -92,13 +95,13 @@ def test_wire_format_round_trips_several_hours_and_counts() -> None:
     a, b, c = (hour_of(T0 + h * HOUR) for h in (0, 1, 2))
     records = {
         3: [
-            Record(7, T0 + 2 * HOUR, b"x"),
-            Record(9, T0 + HOUR, b"x x x x x"),
-            Record(10, T0, b"x"),
-            Record(400, T0 + HOUR, b"x x"),
+            SourceRecord(7, T0 + 2 * HOUR, b"x"),
+            SourceRecord(9, T0 + HOUR, b"x x x x x"),
+            SourceRecord(10, T0, b"x"),
+            SourceRecord(400, T0 + HOUR, b"x x"),
         ],
-        0: [Record(1, T0, b"x")],
-        2: [Record(4, T0, b""), Record(5, T0, b"\xff")],
+        0: [SourceRecord(1, T0, b"x")],
+        2: [SourceRecord(4, T0, b""), SourceRecord(5, T0, b"\xff")],
     }
     payloads = counting.encode_partitions(aggregate(records), 4)
     update = counting.decode_partition(payloads[counting.partition_for("x", 4)])
@@ -126,7 +129,7 @@ def test_wire_format_round_trips_several_hours_and_counts() -> None:
 
 def test_a_replay_straddling_the_mark_counts_only_the_new_offsets() -> None:
     rows: dict[str, Any] = {}
-    log = [Record(i, T0 + (i // 3) * HOUR, b"a a b" if i % 2 else b"a") for i in range(8)]
+    log = [SourceRecord(i, T0 + (i // 3) * HOUR, b"a a b" if i % 2 else b"a") for i in range(8)]
     apply_batch(rows, aggregate({0: log[:4]}))
     apply_batch(rows, aggregate({0: log[2:8]}))  # offsets 2-3 again, 4-7 new
     assert rows["a"]["n"] == 12 and rows["b"]["n"] == 4
@@ -136,7 +139,7 @@ def test_a_replay_straddling_the_mark_counts_only_the_new_offsets() -> None:
 
 def test_replayed_batch_is_a_no_op_and_new_entries_count_once() -> None:
     rows: dict[str, Any] = {}
-    log = [Record(i, T0, f"w{i % 3} common".encode()) for i in range(10)]
+    log = [SourceRecord(i, T0, f"w{i % 3} common".encode()) for i in range(10)]
     apply_batch(rows, aggregate({0: log[:6]}))
     # A replay from offset 2, cut differently: offsets 2-5 were applied, 6-9 are new.
     apply_batch(rows, aggregate({0: log[2:8]}))
@@ -149,7 +152,7 @@ def test_replayed_batch_is_a_no_op_and_new_entries_count_once() -> None:
 
 def test_without_idempotency_a_replay_double_counts() -> None:
     rows: dict[str, Any] = {}
-    log = [Record(i, T0, b"a") for i in range(4)]
+    log = [SourceRecord(i, T0, b"a") for i in range(4)]
     apply_batch(rows, aggregate({0: log}), idempotent=False)
     apply_batch(rows, aggregate({0: log[2:]}), idempotent=False)
     assert rows["a"]["n"] == 6
@@ -157,8 +160,8 @@ def test_without_idempotency_a_replay_double_counts() -> None:
 
 def test_source_partitions_have_independent_marks() -> None:
     rows: dict[str, Any] = {}
-    apply_batch(rows, aggregate({0: [Record(50, T0, b"a")]}))
-    apply_batch(rows, aggregate({1: [Record(3, T0, b"a")]}))
+    apply_batch(rows, aggregate({0: [SourceRecord(50, T0, b"a")]}))
+    apply_batch(rows, aggregate({1: [SourceRecord(3, T0, b"a")]}))
     assert rows["a"]["n"] == 2
     assert rows["a"]["s"] == {"0:0": 50, "0:1": 3}
 
@@ -167,14 +170,22 @@ def test_totals_count_rejected_apart_and_per_hour() -> None:
     rows: dict[str, Any] = {}
     apply_batch(
         rows,
-        aggregate({0: [Record(0, T0, b"a b"), Record(1, T0 + HOUR, b"c"), Record(2, T0, b"\xff")]}),
+        aggregate(
+            {
+                0: [
+                    SourceRecord(0, T0, b"a b"),
+                    SourceRecord(1, T0 + HOUR, b"c"),
+                    SourceRecord(2, T0, b"\xff"),
+                ]
+            }
+        ),
     )
     assert rows[""]["n"] == [2, 3, 1]
     assert rows[""]["h"] == {hour_of(T0): [1, 2], hour_of(T0 + HOUR): [1, 1]}
 
 
 def test_per_hour_counts_expire_after_the_retention() -> None:
-    batch = aggregate({0: [Record(i, T0 + h * HOUR, b"w") for i, h in enumerate((0, 1, 5))]})
+    batch = aggregate({0: [SourceRecord(i, T0 + h * HOUR, b"w") for i, h in enumerate((0, 1, 5))]})
     payload = counting.encode_partitions(batch, 4)[counting.partition_for("w", 4)]
     update = counting.decode_partition(payload)
     row, added, _ = counting.apply_word(
@@ -208,12 +219,12 @@ def test_any_sequence_of_replays_counts_each_message_once(data: st.DataObject) -
     """Runs restart at or before the point the previous one reached (a replay from the
     last committed offset) and cut their batches at their own random offsets."""
     text = st.lists(st.sampled_from(["a", "b", "é", "😀", "", "\udcff"]), max_size=4)
-    logs: list[list[Record]] = []
+    logs: list[list[SourceRecord]] = []
     for p in range(2):
         texts = data.draw(st.lists(text.map(" ".join), max_size=30), label=f"log{p}")
         logs.append(
             [
-                Record(i, T0 + i * 600_000, t.encode("utf-8", "surrogatepass"))
+                SourceRecord(i, T0 + i * 600_000, t.encode("utf-8", "surrogatepass"))
                 for i, t in enumerate(texts)
             ]
         )

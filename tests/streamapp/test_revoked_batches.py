@@ -12,7 +12,7 @@ import pytest
 from streamapp import agents, counting
 from streamapp.contract import Source
 
-RECORDS = {Source(0, 1): [counting.Record(5, 0, b"un deux", None)]}
+RECORDS = {Source(0, 1): [counting.SourceRecord(5, 0, b"un deux", None)]}
 
 
 def test_a_batch_prepared_across_a_revocation_sends_nothing(
@@ -26,16 +26,16 @@ def test_a_batch_prepared_across_a_revocation_sends_nothing(
     prepare = agents._prepare
 
     def prepared_while_revoked(records: Any) -> Any:
-        agents.pending.drop()  # the revocation, while the batch is prepared in its thread
+        agents.write_behind.drop()  # the revocation, while the batch is prepared in its thread
         return prepare(records)
 
     monkeypatch.setattr(agents, "_send_prepared", send_prepared)
     monkeypatch.setattr(agents, "_prepare", prepared_while_revoked)
-    assert asyncio.run(agents._send_batch(RECORDS, agents.pending.generation)) is False
+    assert asyncio.run(agents._send_batch(RECORDS, agents.write_behind.generation)) is False
     assert sent == []
 
     monkeypatch.setattr(agents, "_prepare", prepare)
-    assert asyncio.run(agents._send_batch(RECORDS, agents.pending.generation)) is True
+    assert asyncio.run(agents._send_batch(RECORDS, agents.write_behind.generation)) is True
     assert len(sent) == 1
 
 

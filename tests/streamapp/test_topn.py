@@ -43,7 +43,7 @@ def test_the_kept_top_equals_a_full_sort_under_updates_restarts_and_rebuilds(
     stored: dict[int, bytes] = {}  # each partition's written top row
     live: dict[int, TopN] = {}
     # Words changed since their partition's top was written: a restart replays them,
-    # and a replay offers each row's count again (streamapp.agents._fold).
+    # and a replay offers each row's count again (streamapp.agents._apply_update).
     replay: dict[int, set[str]] = {p: set() for p in range(PARTITIONS)}
 
     def top_of(partition: int) -> TopN:

@@ -24,7 +24,7 @@ Row = dict[str, Any]
 
 
 @dataclass
-class Held(Generic[T]):
+class Unwritten(Generic[T]):
     """One table partition's rows changed since its last flush, and the events behind them."""
 
     since: float  # monotonic time of the first change
@@ -40,7 +40,7 @@ class WriteBehind(Generic[T]):
         self.interval_s = interval_s
         self.max_rows = max_rows
         self.max_clean = max_clean
-        self._held: dict[int, Held[T]] = {}
+        self._held: dict[int, Unwritten[T]] = {}
         # Incremented by `drop`: a flush that spans event-loop turns stops when it changes.
         self.generation = 0
         # Rows as last written (a word lives in one partition, so words are unique keys):
@@ -49,11 +49,11 @@ class WriteBehind(Generic[T]):
         # stays flat however large the vocabulary; a row pushed out costs one read later.
         self._clean: OrderedDict[str, Row] = OrderedDict()
 
-    def partition(self, partition: int, now: float) -> Held[T]:
+    def partition(self, partition: int, now: float) -> Unwritten[T]:
         """The held state of `partition`, started at `now` if nothing is held."""
         held = self._held.get(partition)
         if held is None:
-            held = self._held[partition] = Held(since=now)
+            held = self._held[partition] = Unwritten(since=now)
         return held
 
     def due(self, partition: int, now: float) -> bool:
@@ -71,10 +71,10 @@ class WriteBehind(Generic[T]):
         """The partitions whose rows should have been written by `now`."""
         return [p for p in self._held if self.due(p, now)]
 
-    def take(self, partition: int) -> Held[T] | None:
+    def take(self, partition: int) -> Unwritten[T] | None:
         """Remove and return what `partition` holds (to write it and ack its events).
 
-        The rows stay known as written, for `clean_word`.
+        The rows stay known as written, for `take_written`.
         """
         held = self._held.pop(partition, None)
         if held is not None:
@@ -84,7 +84,7 @@ class WriteBehind(Generic[T]):
                 clean.popitem(last=False)
         return held
 
-    def clean_word(self, word: str) -> Row | None:
+    def take_written(self, word: str) -> Row | None:
         """The row of `word` as this worker last wrote it, if still known; the caller
         changes it, so it leaves the clean rows (it is held again from then on)."""
         return self._clean.pop(word, None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streamapp.pending import WriteBehind
+from streamapp.writebehind import WriteBehind
 
 
 def test_rows_are_due_by_age_or_by_count_per_partition() -> None:
@@ -51,14 +51,14 @@ def test_written_rows_are_reused_once_and_bounded() -> None:
     wb: WriteBehind[str] = WriteBehind(interval_s=1.0, max_rows=100, max_clean=2)
     wb.partition(0, now=0.0).words.update({"a": {"n": 1}, "b": {"n": 2}})
     wb.take(0)
-    assert wb.clean_word("a") == {"n": 1}
-    assert wb.clean_word("a") is None  # handed out: it is being changed again
+    assert wb.take_written("a") == {"n": 1}
+    assert wb.take_written("a") is None  # handed out: it is being changed again
     wb.partition(1, now=1.0).words.update({"c": {"n": 3}, "d": {"n": 4}})
     wb.take(1)  # "b" is the least recently written: it goes first
     assert wb.clean_rows() == 2
-    assert wb.clean_word("b") is None and wb.clean_word("c") == {"n": 3}
+    assert wb.take_written("b") is None and wb.take_written("c") == {"n": 3}
     wb.drop()
-    assert wb.clean_word("d") is None  # a revoked partition may come back changed
+    assert wb.take_written("d") is None  # a revoked partition may come back changed
 
 
 def test_the_written_rows_kept_stay_within_the_limit_at_any_vocabulary() -> None:
@@ -67,11 +67,11 @@ def test_the_written_rows_kept_stay_within_the_limit_at_any_vocabulary() -> None
     for flush in range(50):
         held = wb.partition(flush % 4, now=float(flush))
         held.words.update({f"w{flush}-{i}": {"n": 1} for i in range(300)})
-        row = wb.clean_word("the") or hot["the"]
+        row = wb.take_written("the") or hot["the"]
         held.words["the"] = {"n": row["n"] + 1}
         wb.take(flush % 4)
         assert wb.clean_rows() <= 500
-    assert wb.clean_word("the") == {"n": 50}  # rewritten every flush: never pushed out
+    assert wb.take_written("the") == {"n": 50}  # rewritten every flush: never pushed out
 
 
 def test_overdue_lists_only_partitions_holding_rows_past_the_interval() -> None:
