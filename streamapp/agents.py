@@ -33,7 +33,7 @@ from streamapp.contract import Source
 from streamapp.lineage import Lineage, Seen
 from streamapp.topn import TopN, TopRow
 from streamapp.turns import in_turns
-from streamapp.writebehind import Row, WriteBehind
+from streamapp.writebehind import Row, Unwritten, WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -317,6 +317,33 @@ write_behind: WriteBehind[EventT] = WriteBehind(
 )
 
 
+class CurrentRows:
+    """The newest row of a word, or of the totals, this worker has: the one the
+    write-behind holds (changed, or written and still remembered), else the table's.
+
+    Rows reach the table only when a flush writes them, so the table alone can be a
+    flush behind; every read of a live row goes through here.
+    """
+
+    def word(self, partition: int, word: str) -> Row | None:
+        """`word`'s row (`partition` owns it), to read."""
+        return write_behind.word(partition, word) or word_table.get(word)
+
+    def word_to_change(self, held: Unwritten[EventT], word: str) -> Row | None:
+        """`word`'s row, to change and hold in `held` (its partition's unwritten rows)."""
+        row = held.words.get(word)
+        if row is None:
+            row = write_behind.take_written(word)
+        return row if row is not None else word_table.get(word)
+
+    def totals(self) -> Row | None:
+        """The totals row."""
+        return write_behind.totals() or totals_table.get(counting.TOTALS_KEY)
+
+
+current = CurrentRows()
+
+
 class Tops:
     """Each owned table partition's top words (`streamapp.topn`), kept as rows change.
 
@@ -417,11 +444,7 @@ async def _apply_update(event: EventT, now: float) -> bool:
     async for word, spans in in_turns(update.words.items(), settings.live_turn_items):
         if write_behind.generation != generation:
             return False
-        row = rows.get(word)
-        if row is None:
-            row = write_behind.take_written(word)
-            if row is None:
-                row = word_table.get(word)
+        row = current.word_to_change(held, word)
         row, a, s = counting.apply_word(row, spans, labels, IDEMPOTENT, retention)
         rows[word] = row
         # Offered even when the update was a skipped replay: the top row may have missed
@@ -429,8 +452,9 @@ async def _apply_update(event: EventT, now: float) -> bool:
         top.offer(word, row["n"])
         added, skipped = added + a, skipped + s
     if update.totals is not None:
-        old = held.totals if held.totals is not None else totals_table.get(counting.TOTALS_KEY)
-        held.totals, _, _ = counting.apply_totals(old, update.totals, labels, IDEMPOTENT, retention)
+        held.totals, _, _ = counting.apply_totals(
+            current.totals(), update.totals, labels, IDEMPOTENT, retention
+        )
     held.events.append(event)
     ENTRIES_APPLIED.inc(added)
     ENTRIES_SKIPPED.inc(skipped)

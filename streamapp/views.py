@@ -21,7 +21,7 @@ from faust import web
 from faust.types import TP
 
 from streamapp import counting
-from streamapp.agents import PARTITIONS, top_table, tops, totals_table, word_table, write_behind
+from streamapp.agents import PARTITIONS, current, top_table, tops, totals_table, word_table
 from streamapp.app import app, source_topic
 from streamapp.contract import TOP_MAX, Source
 from streamapp.metrics import setup_metrics
@@ -164,8 +164,7 @@ def _local_summary(n: int) -> list[Share]:
                 continue
             data["top"] = top.top(n)
         if p == TOTALS_PARTITION:
-            # Rows the write-behind holds are newer than the table's (see streamapp.writebehind).
-            data["totals"] = write_behind.totals() or totals_table.get(counting.TOTALS_KEY)
+            data["totals"] = current.totals()
         shares.append(Share(partition=p, replica=False, behind=0, applied=None, data=data))
     for p in _replicas(owned):
         tables = [word_table, top_table] if n else [word_table]
@@ -191,7 +190,7 @@ def _local_word(word: str) -> list[Share]:
     partition = counting.partition_for(word, PARTITIONS)
     owned = _owned()
     if partition in owned:
-        row = write_behind.word(partition, word) or word_table.get(word)
+        row = current.word(partition, word)
         data = {"count": row["n"], "hours": row["h"]} if row else {"count": 0, "hours": {}}
         return [Share(partition=partition, replica=False, behind=0, applied=None, data=data)]
     if partition in _replicas(owned) and _has_copy(partition, [word_table]):
