@@ -1,7 +1,7 @@
 """The incremental run equals a full recount: over evolving archives, and after kill -9.
 
 The archive and reports live on the local filesystem (`file://`, a Hadoop filesystem like
-HDFS for the job); the WebHDFS path is covered by tests/integration/test_batch_job.py.
+HDFS for the job); the WebHDFS path is covered by tests/spark_jobs/test_batch_job.py.
 """
 
 from __future__ import annotations

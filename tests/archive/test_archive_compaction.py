@@ -11,15 +11,15 @@ from pyspark.sql import SparkSession
 from devstack.webhdfs import WebHdfsServer
 from spark_jobs.wordcount import run
 from streamapp.archive.store import Compactor, committed_files
-from tests.integration.test_batch_job import (
+from tests.spark_jobs.archive_format import Message
+from tests.spark_jobs.batch_support import write_archive
+from tests.spark_jobs.test_batch_job import (
     ARCHIVE,
     REJECTED,
     make_messages,
     options,
     snapshot,
 )
-from tests.spark_jobs.archive_format import Message
-from tests.spark_jobs.batch_support import write_archive
 
 pytestmark = pytest.mark.integration
 

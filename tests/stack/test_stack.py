@@ -185,7 +185,7 @@ def test_the_labs_own_scripts_work_unchanged_against_the_stack(stack: Stack) -> 
     assert created.returncode == 0, created.stderr
 
     produced = subprocess.run(
-        [sys.executable, str(REPO / "tests/integration/lab/produce.py"), kafka],
+        [sys.executable, str(REPO / "tests/lab/produce.py"), kafka],
         capture_output=True,
         text=True,
         timeout=60,

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from devstack.broker import Broker
 from streamapp.transport import fetched_ends
 from tests.fixtures.worker import LiveWorker, produce
-from tests.integration.test_live_counts import metric
+from tests.streamapp.test_live_counts import metric
 
 pytestmark = pytest.mark.integration
 

@@ -18,10 +18,10 @@ import pytest
 from devstack.broker import Broker
 from devstack.webhdfs import WebHdfsServer
 from streamapp.counting import TOTALS_KEY, partition_for
+from tests.archive.test_archive_sink import assert_exactly_once, wait_archived
 from tests.fixtures.worker import LiveWorker, produce
-from tests.integration.live_corpus import Corpus, make_corpus
-from tests.integration.test_archive_sink import assert_exactly_once, wait_archived
-from tests.integration.test_live_counts import assert_views_match
+from tests.streamapp.live_corpus import Corpus, make_corpus
+from tests.streamapp.test_live_counts import assert_views_match
 
 pytestmark = pytest.mark.integration
 

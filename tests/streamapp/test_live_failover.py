@@ -15,8 +15,8 @@ import pytest
 
 from devstack.broker import Broker
 from tests.fixtures.worker import LiveWorker, produce
-from tests.integration.live_corpus import make_corpus
-from tests.integration.test_live_counts import assert_views_match
+from tests.streamapp.live_corpus import make_corpus
+from tests.streamapp.test_live_counts import assert_views_match
 
 pytestmark = pytest.mark.integration
 
