@@ -37,8 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the snapshot writer and worker double live with the tests
 
 from devstack.ports import free_port, wait_for_port  # noqa: E402
+from devstack.report_doubles import Message, publish_batch, serve_live  # noqa: E402
 from devstack.webhdfs import WebHdfsServer  # noqa: E402
-from tests.web.sources import Message, publish_batch, serve_live  # noqa: E402
 
 REPORT_ROOT = "/reports/wordstream"
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z

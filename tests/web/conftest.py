@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from devstack.ports import free_port
+from devstack.report_doubles import LiveServer, Message, publish_batch, serve_live
 from devstack.webhdfs import WebHdfsServer
-from tests.web.sources import LiveServer, Message, publish_batch, serve_live
 from web import create_app
 
 REPORT_ROOT = "/reports/wordstream"

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from hdfs import InsecureClient
 
 from devstack.broker import Broker
+from devstack.report_doubles import LiveServer, count, numbered, publish_batch, write_json
 from devstack.webhdfs import WebHdfsServer
 from tests.web.conftest import (
     HOSTILE,
@@ -20,7 +21,6 @@ from tests.web.conftest import (
     no_dead_port_url,
     sample_messages,
 )
-from tests.web.sources import LiveServer, count, numbered, publish_batch, write_json
 
 API_ROUTES = [
     "/api/summary",

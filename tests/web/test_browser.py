@@ -10,10 +10,10 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from devstack.report_doubles import LiveServer
 from devstack.webhdfs import WebHdfsServer
 from tests.web.browser import CHROMIUM, check_refresh_keeps_place, check_report_page
 from tests.web.conftest import HOSTILE, later_messages, sample_messages
-from tests.web.sources import LiveServer
 
 pytestmark = pytest.mark.integration
 

@@ -11,11 +11,11 @@ from hdfs import InsecureClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.broker import Broker
+from devstack.report_doubles import LiveServer
 from devstack.webhdfs import WebHdfsServer
 from streamapp.archive.core import DataFile, Marker, data_file_path, encode_marker, marker_paths
 from tests.fixtures.worker import create_topic, produce
 from tests.web.conftest import sample_messages
-from tests.web.sources import LiveServer
 from web.metrics import archive_metrics, batch_metrics
 from web.sources import ArchivePartition
 

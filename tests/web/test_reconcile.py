@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devstack.report_doubles import Counts, Message, count
 from streamapp.contract import hour_of
-from tests.web.sources import Counts, Message, count
 from web.reconcile import (
     ALL_HOURS,
     BatchCell,

@@ -15,10 +15,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from devstack.ports import free_port
+from devstack.report_doubles import LiveServer, Message, count, numbered, publish_batch, source_of
 from devstack.webhdfs import WebHdfsServer
 from streamapp.contract import hour_of
 from tests.web.conftest import HOSTILE, HOUR, REPORT_ROOT, T0
-from tests.web.sources import LiveServer, Message, count, numbered, publish_batch, source_of
 
 TEXTS = [
     "kafka streams words",

@@ -8,9 +8,9 @@ import pytest
 from flask import Flask
 from pyspark.sql import SparkSession
 
+from devstack.report_doubles import LiveServer, Message, publish_batch_with_spark
 from devstack.webhdfs import WebHdfsServer
 from tests.web.conftest import REPORT_ROOT, T0, later_messages, sample_messages
-from tests.web.sources import LiveServer, Message, publish_batch_with_spark
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""The two data sources of the report, as test helpers that can be swapped for the real thing.
+"""Doubles of the report's two data sources, for its tests and benchmark.
 
 - `serve_live(messages)` answers the worker views (contracts section 3) for a list of
   messages with a stdlib HTTP server: a double of pure data, standing in for the faust
