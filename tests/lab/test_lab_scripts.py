@@ -18,7 +18,7 @@ from streamapp.cli import main
 
 pytestmark = pytest.mark.integration
 
-LAB = Path(__file__).parent / "lab"
+LAB = Path(__file__).resolve().parent  # the course lab's scripts sit beside this test
 
 
 def test_lab_producer_then_consumer_see_all_ten_messages(

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-LAB = Path(__file__).parent / "lab"
+LAB = Path(__file__).resolve().parents[1] / "lab"  # the course lab's scripts
 READY_TIMEOUT_S = 120
 # Enough demo rounds that some partition has an archive file wholly before its newest
 # hour (the drift half deletes one).
