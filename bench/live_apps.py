@@ -1,6 +1,6 @@
 """The faust apps the live benchmarks compare, one per BENCH_MODE (run with `faust -A`).
 
-- `full`: wordstream's live layer itself (`streamapp.agents` + `streamapp.views`), without
+- `full`: wordstream's live layer itself (`streamapp.live.agents` + `streamapp.live.views`), without
   the archive agent, which has its own benchmark.
 - `bare`: an agent that only iterates the source topic: faust's ceiling.
 - `per_word`: the design of faust's own word_count example: one repartition send per
@@ -26,7 +26,11 @@ MODE = os.environ["BENCH_MODE"]
 if MODE == "full":
     from streamapp.app import app
 
-    app.conf.autodiscover = ["streamapp.agents", "streamapp.views", "streamapp.peer_watch"]
+    app.conf.autodiscover = [
+        "streamapp.live.agents",
+        "streamapp.live.views",
+        "streamapp.live.peer_watch",
+    ]
 else:
     settings = Settings.from_env()
     app = faust.App(

@@ -13,7 +13,7 @@ import faust
 from faust.auth import Credentials, SASLCredentials, SSLCredentials
 
 from streamapp.config import Settings
-from streamapp.standby import TableManager
+from streamapp.live.standby import TableManager
 from streamapp.transport import broker_url
 
 settings = Settings.from_env()
@@ -73,10 +73,10 @@ app = WordstreamApp(
     # Standby copies of the live tables (faust's default is 1, set here so it has one
     # documented setting): a standby applies its partitions' changelogs as they are
     # written, so a worker's death moves its partitions without a full changelog replay,
-    # and the views answer from the standby meanwhile (streamapp.shares).
+    # and the views answer from the standby meanwhile (streamapp.live.shares).
     table_standby_replicas=settings.live_standby_replicas,
     # faust's own drops the standby records fetched while a rebalance completes
-    # (streamapp.standby): the copies then silently lacked rows.
+    # (streamapp.live.standby): the copies then silently lacked rows.
     TableManager=TableManager,
     # A large vocabulary writes a table changelog record per changed word: batched, not
     # a produce request per few records (docs/live.md, "Memory and a large vocabulary").
@@ -108,9 +108,9 @@ app = WordstreamApp(
     # No `origin`: faust would add it to this list and import every module of the
     # package, including `streamapp.cli.__main__`, which runs the CLI on import.
     autodiscover=[
-        "streamapp.agents",
-        "streamapp.views",
-        "streamapp.peer_watch",
+        "streamapp.live.agents",
+        "streamapp.live.views",
+        "streamapp.live.peer_watch",
         "streamapp.archive.agent",
         "streamapp.lag_metrics",
     ],

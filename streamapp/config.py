@@ -94,7 +94,7 @@ class Settings:
     live_row_cache_rows: int = 100_000
     # LIVE_CHANGELOG_BACKLOG: table changelog records waiting in faust's producer buffer
     # at which a write-behind flush waits for them to be sent before writing more rows
-    # (exactly_once only: otherwise word rows bypass that buffer, streamapp.tablewrite)
+    # (exactly_once only: otherwise word rows bypass that buffer, streamapp.live.tablewrite)
     live_changelog_backlog: int = 5000
     # LIVE_TOP_REBUILD_SLICE: word rows read per event-loop turn when a partition's top
     # words must be rebuilt from its rows (state written before the `live-top` table)

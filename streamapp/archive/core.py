@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from streamapp.errors import WordstreamError
-from streamapp.lineage import Lineage, Seen
+from streamapp.live.lineage import Lineage, Seen
 
 T = TypeVar("T")
 
@@ -382,7 +382,7 @@ class PartitionLog(Generic[T]):
     commit lags the archive) and within a session (a seek back to the committed
     offset). A regression means the log itself was replaced (topic recreated,
     memory-only broker restarted): those are new messages, archived in a new
-    generation. `streamapp.lineage` tells the two apart, for the live layer too.
+    generation. `streamapp.live.lineage` tells the two apart, for the live layer too.
     """
 
     def __init__(self, topic: str, partition: int, committed: Committed, policy: RotationPolicy):

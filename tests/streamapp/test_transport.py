@@ -151,7 +151,7 @@ def test_a_commit_never_passes_an_event_not_acked(committed: int | None) -> None
 
 
 def test_an_event_held_by_an_extra_reference_holds_the_commit_below_it() -> None:
-    # A source message waiting for its lineage verdict (streamapp.agents) keeps a
+    # A source message waiting for its lineage verdict (streamapp.live.agents) keeps a
     # reference after its batch is acked; the commit must wait for its final ack, also
     # when it is the first offset after the last commit.
     consumer = acking_consumer()

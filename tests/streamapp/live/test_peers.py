@@ -1,8 +1,8 @@
-"""Unit tests of dead-worker eviction's bookkeeping (streamapp.peers)."""
+"""Unit tests of dead-worker eviction's bookkeeping (streamapp.live.peers)."""
 
 from __future__ import annotations
 
-from streamapp.peers import Peers
+from streamapp.live.peers import Peers
 
 
 def test_a_refused_worker_gives_the_member_it_last_announced_once() -> None:

@@ -17,11 +17,11 @@ import pytest
 
 from devstack.broker import Broker
 from devstack.webhdfs import WebHdfsServer
-from streamapp.counting import TOTALS_KEY, partition_for
+from streamapp.live.counting import TOTALS_KEY, partition_for
 from tests.archive.test_archive_sink import assert_exactly_once, wait_archived
 from tests.fixtures.worker import LiveWorker, produce
-from tests.streamapp.live_corpus import Corpus, make_corpus
-from tests.streamapp.test_live_counts import assert_views_match
+from tests.streamapp.live.live_corpus import Corpus, make_corpus
+from tests.streamapp.live.test_live_counts import assert_views_match
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ row of its table partition and holds the update event unacked; every `interval_s
 
 Why a crash loses nothing: faust commits an update's offset only once it is acked, so
 everything not yet written to the table is replayed after a restart, and the idempotent
-rule (`streamapp.counting`) makes the part that did reach the table a no-op. The same
+rule (`streamapp.live.counting`) makes the part that did reach the table a no-op. The same
 holds when partitions move to another worker: `drop` forgets the unwritten rows and
 their events, and the new owner replays them. See docs/live.md, "Write-behind".
 """

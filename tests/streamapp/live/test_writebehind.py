@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streamapp.writebehind import WriteBehind
+from streamapp.live.writebehind import WriteBehind
 
 
 def test_rows_are_due_by_age_or_by_count_per_partition() -> None:

@@ -17,8 +17,8 @@ from spark_jobs.options import JobOptions
 from spark_jobs.wordcount import run
 from tests.fixtures.webhdfs import read_all_lines
 from tests.fixtures.worker import LiveWorker, produce
-from tests.streamapp.live_corpus import Corpus, make_corpus
-from tests.streamapp.test_live_counts import assert_views_match, wait_for_catch_up
+from tests.streamapp.live.live_corpus import Corpus, make_corpus
+from tests.streamapp.live.test_live_counts import assert_views_match, wait_for_catch_up
 from web import create_app
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamapp import counting
 from streamapp.contract import HOUR_MS, Source, hour_of
-from streamapp.counting import SourceRecord
+from streamapp.live import counting
+from streamapp.live.counting import SourceRecord
 from streamapp.tokenize import words
 
 HOUR = HOUR_MS

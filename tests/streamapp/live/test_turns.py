@@ -1,4 +1,4 @@
-"""`streamapp.turns.in_turns`: other tasks run between slices, and only between them."""
+"""`streamapp.live.turns.in_turns`: other tasks run between slices, and only between them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from streamapp.turns import in_turns
+from streamapp.live.turns import in_turns
 
 
 async def _turns_of_other_task_during(items: int, size: int) -> list[int]:

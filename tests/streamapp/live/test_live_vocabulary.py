@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from devstack.broker import Broker
 from streamapp.transport import fetched_ends
 from tests.fixtures.worker import LiveWorker, produce
-from tests.streamapp.test_live_counts import metric
+from tests.streamapp.live.test_live_counts import metric
 
 pytestmark = pytest.mark.integration
 
@@ -179,7 +179,7 @@ def test_bulk_written_rows_recover_from_the_changelog_and_the_kept_store(
     broker: Broker, worker_factory: Callable[..., LiveWorker]
 ) -> None:
     # ~16,000 distinct words in 2,000 messages: flushes of thousands of rows, written in
-    # bulk (streamapp.tablewrite), none of them through faust's Table.__setitem__.
+    # bulk (streamapp.live.tablewrite), none of them through faust's Table.__setitem__.
     worker = worker_factory(env={"LIVE_FLUSH_INTERVAL_MS": "500"})
     changelog = f"{worker.app_id}-live-words-changelog"
     values = vocabulary_corpus(2000, seed=7)

@@ -33,7 +33,7 @@ from typing import Any
 
 import rocksdict
 
-from streamapp.turns import in_turns
+from streamapp.live.turns import in_turns
 
 
 async def write_rows(
@@ -44,7 +44,7 @@ async def write_rows(
     turn_items: int,
 ) -> int | None:
     """Write `rows` to `table`'s `partition`: changelog first, then RocksDB; rows are
-    encoded `turn_items` per event-loop turn (`streamapp.turns`).
+    encoded `turn_items` per event-loop turn (`streamapp.live.turns`).
 
     Returns the highest changelog offset written (-1 for no rows), or None when `owned()`
     turned false while the records were on their way (the partition was revoked): then

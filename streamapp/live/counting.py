@@ -1,6 +1,6 @@
 """The live layer's pure core: batch pre-aggregation and the idempotent apply rule.
 
-No faust here. The agents in `streamapp.agents` feed batches of source records to
+No faust here. The agents in `streamapp.live.agents` feed batches of source records to
 `aggregate` (per source partition: each word's occurrences, each message's word count),
 pack them with `encode_partitions` into one record per table partition (one update per
 distinct word, one for the totals), and the records' consumer folds them into table
@@ -13,7 +13,7 @@ word count), in ascending order. A row keeps, per source (generation and partiti
 update counts only its entries above that mark. Because every sender recounts the
 same offsets identically, a replay -- however the replayed batches are cut -- only
 carries entries at or below the mark, and applying it is a no-op. When a partition's
-log starts again (`streamapp.lineage`), its offsets start again in a new generation,
+log starts again (`streamapp.live.lineage`), its offsets start again in a new generation,
 under marks of their own.
 """
 

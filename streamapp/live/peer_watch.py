@@ -2,7 +2,7 @@
 
 Every `LIVE_PEER_CHECK_MS` each worker asks the others the assignor lists for their
 group member id (`/_local/member`). When one's port refuses the connection, its
-process is gone: this worker removes that member from the group (`streamapp.peers`,
+process is gone: this worker removes that member from the group (`streamapp.live.peers`,
 `transport.remove_member`), and the group rebalances without waiting for the member's
 session to time out. Off with static membership (`WORKER_INSTANCE_ID`), whose point
 is that a restarted worker takes its member back without a rebalance. docs/live.md,
@@ -22,7 +22,7 @@ from faust import web
 from prometheus_client import Counter
 
 from streamapp.app import app, before_stop, settings
-from streamapp.peers import Peers
+from streamapp.live.peers import Peers
 from streamapp.transport import Consumer
 
 log = logging.getLogger(__name__)

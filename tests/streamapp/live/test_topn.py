@@ -1,4 +1,4 @@
-"""The incremental top words (`streamapp.topn`) against a full sort of every count."""
+"""The incremental top words (`streamapp.live.topn`) against a full sort of every count."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamapp import counting
-from streamapp.topn import TopN
+from streamapp.live import counting
+from streamapp.live.topn import TopN
 
 SIZE = 5  # small, so that words keep entering and leaving the top
 PARTITIONS = 3
@@ -43,7 +43,7 @@ def test_the_kept_top_equals_a_full_sort_under_updates_restarts_and_rebuilds(
     stored: dict[int, bytes] = {}  # each partition's written top row
     live: dict[int, TopN] = {}
     # Words changed since their partition's top was written: a restart replays them,
-    # and a replay offers each row's count again (streamapp.agents._apply_update).
+    # and a replay offers each row's count again (streamapp.live.agents._apply_update).
     replay: dict[int, set[str]] = {p: set() for p in range(PARTITIONS)}
 
     def top_of(partition: int) -> TopN:

@@ -1,4 +1,4 @@
-"""streamapp.tablewrite writes the bytes faust's own changelog path would send, and
+"""streamapp.live.tablewrite writes the bytes faust's own changelog path would send, and
 writes RocksDB off the event loop."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import rocksdict
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamapp import tablewrite
-from streamapp.agents import totals_table, word_table
+from streamapp.live import tablewrite
+from streamapp.live.agents import totals_table, word_table
 
 
 @given(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamapp.lineage import Lineage, Seen
+from streamapp.live.lineage import Lineage, Seen
 
 Msg = tuple[int, str]  # (offset, content): the content is the fingerprint
 

@@ -1,7 +1,7 @@
-"""Live counting agents and tables: thin faust edges around `streamapp.counting`.
+"""Live counting agents and tables: thin faust edges around `streamapp.live.counting`.
 
 `count_batches` reads `data_stream` in batches, tells each source partition's new
-messages from replays and from a log that started again (`streamapp.lineage`, the
+messages from replays and from a log that started again (`streamapp.live.lineage`, the
 archive's detector), pre-aggregates each batch into one update per distinct word plus
 one totals update, and sends them to the internal update topic, one record per table
 partition (a word's update goes to the partition that owns the word); `apply_updates`
@@ -26,14 +26,14 @@ from faust.types import TP, EventT, StreamT
 from mode.types.signals import BaseSignalT
 from prometheus_client import Counter, Gauge, Histogram
 
-from streamapp import counting, tablewrite
 from streamapp.app import app, before_stop, settings, source_topic
 from streamapp.archive.core import encode_record
 from streamapp.contract import Source
-from streamapp.lineage import Lineage, Seen
-from streamapp.topn import TopN, TopRow
-from streamapp.turns import in_turns
-from streamapp.writebehind import Row, Unwritten, WriteBehind
+from streamapp.live import counting, tablewrite
+from streamapp.live.lineage import Lineage, Seen
+from streamapp.live.topn import TopN, TopRow
+from streamapp.live.turns import in_turns
+from streamapp.live.writebehind import Row, Unwritten, WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def _table(name: str) -> Any:
         key_type=str,
         # faust's store pops keys from the options it is given: each table gets a copy.
         options=dict(ROCKSDB_OPTIONS),
-        # The views read standby copies during a failover (streamapp.views): a standby
+        # The views read standby copies during a failover (streamapp.live.views): a standby
         # writes what it receives at once rather than per 1,000 records.
         standby_buffer_size=settings.live_standby_buffer_records,
     )
@@ -345,7 +345,7 @@ current = CurrentRows()
 
 
 class Tops:
-    """Each owned table partition's top words (`streamapp.topn`), kept as rows change.
+    """Each owned table partition's top words (`streamapp.live.topn`), kept as rows change.
 
     A partition's top is loaded from its `live-top` row when first needed; without one
     (state written before that table existed) it is rebuilt from the word rows in
@@ -466,7 +466,7 @@ async def _flush(partition: int) -> None:
 
     Runs while an event of `partition` is current: faust writes a table key to the
     changelog partition (and RocksDB) of the current event. The word rows go in bulk
-    (`streamapp.tablewrite`): changelog record batches, acknowledged by the broker
+    (`streamapp.live.tablewrite`): changelog record batches, acknowledged by the broker
     before the rows and the changelog offset reach RocksDB and before the events are
     acked. Under `exactly_once` they take faust's per-record path, in the transaction.
     """

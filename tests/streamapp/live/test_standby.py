@@ -1,4 +1,4 @@
-"""The changelog queue keeps standby records when flow control resumes (streamapp.standby)."""
+"""The changelog queue keeps standby records when flow control resumes (streamapp.live.standby)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import faust
 from faust.types import TP
 
-from streamapp.standby import ChangelogQueue, TableManager
+from streamapp.live.standby import ChangelogQueue, TableManager
 
 CHANGELOG = "app-live-words-changelog"
 STANDBY = TP(CHANGELOG, 2)

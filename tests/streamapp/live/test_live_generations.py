@@ -12,8 +12,8 @@ from confluent_kafka.admin import AdminClient
 
 from devstack.broker import Broker
 from tests.fixtures.worker import LiveWorker, create_topic, produce
-from tests.streamapp.live_corpus import Corpus, make_corpus
-from tests.streamapp.test_live_counts import assert_views_match
+from tests.streamapp.live.live_corpus import Corpus, make_corpus
+from tests.streamapp.live.test_live_counts import assert_views_match
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ import pytest
 
 from devstack.broker import Broker
 from tests.fixtures.worker import LiveWorker, produce
-from tests.streamapp.live_corpus import make_corpus
-from tests.streamapp.test_live_counts import assert_views_match
+from tests.streamapp.live.live_corpus import make_corpus
+from tests.streamapp.live.test_live_counts import assert_views_match
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ def counted(worker: LiveWorker) -> int:
 
 
 def members_removed(worker: LiveWorker) -> float:
-    """The worker's count of group members it removed (streamapp.peer_watch)."""
+    """The worker's count of group members it removed (streamapp.live.peer_watch)."""
     for line in worker.text("/metrics").splitlines():
         if line.startswith("wordstream_live_members_removed_total "):
             return float(line.split()[1])

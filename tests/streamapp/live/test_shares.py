@@ -1,10 +1,10 @@
-"""Which share a view uses per table partition (streamapp.shares, pure)."""
+"""Which share a view uses per table partition (streamapp.live.shares, pure)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from streamapp.shares import Share, pick
+from streamapp.live.shares import Share, pick
 
 
 def share(

@@ -6,7 +6,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from streamapp.counting import hour_of
+from streamapp.live.counting import hour_of
 from streamapp.tokenize import words
 
 # French with accents (composed and decomposed), English, emoji, RTL scripts,

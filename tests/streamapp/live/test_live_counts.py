@@ -11,7 +11,7 @@ import pytest
 
 from devstack.broker import Broker
 from tests.fixtures.worker import LiveWorker, produce
-from tests.streamapp.live_corpus import Corpus, make_corpus
+from tests.streamapp.live.live_corpus import Corpus, make_corpus
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 """The worker's HTTP views (docs/contracts.md section 3), correct with several workers.
 
-Each worker serves `/_local/*`: one share (`streamapp.shares`) per table partition it
+Each worker serves `/_local/*`: one share (`streamapp.live.shares`) per table partition it
 can read, as the partition's ready owner or from a local replica (a standby copy, or a
 partition it is still taking over). A public view gathers `/_local/*` from every worker
 the partition assignor knows (itself without a request), takes each partition's best
@@ -20,14 +20,14 @@ from aiokafka.errors import IllegalStateError
 from faust import web
 from faust.types import TP
 
-from streamapp import counting
-from streamapp.agents import PARTITIONS, current, top_table, tops, totals_table, word_table
 from streamapp.app import app, source_topic
 from streamapp.contract import TOP_MAX, Source
+from streamapp.live import counting
+from streamapp.live.agents import PARTITIONS, current, top_table, tops, totals_table, word_table
+from streamapp.live.shares import Picked, Share, pick
+from streamapp.live.topn import TopN
 from streamapp.metrics import setup_metrics
-from streamapp.shares import Picked, Share, pick
 from streamapp.tokenize import words
-from streamapp.topn import TopN
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ GATHER_TIMEOUT_S = 5.0
 TOTALS_PARTITION = counting.partition_for(counting.TOTALS_KEY, PARTITIONS)
 
 # faust's own metrics (events, commits, rebalances, table ops) and wordstream's
-# counters (defined in streamapp.agents) share prometheus_client's default registry.
+# counters (defined in streamapp.live.agents) share prometheus_client's default registry.
 setup_metrics(app, "/metrics")
 
 
@@ -150,7 +150,7 @@ def _replica_share(partition: int, tables: list[Any], data: dict[str, Any]) -> S
 def _local_summary(n: int) -> list[Share]:
     """This worker's shares: the totals row (in TOTALS_PARTITION's share) and top `n`.
 
-    An owned partition's top comes from its kept top words (`streamapp.topn`), O(n)
+    An owned partition's top comes from its kept top words (`streamapp.live.topn`), O(n)
     whatever the vocabulary; one whose top is still being rebuilt is left out when
     `n` > 0, so the view answers from elsewhere or 503, not a guess.
     """

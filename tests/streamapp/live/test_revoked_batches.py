@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from streamapp import agents, counting
 from streamapp.contract import Source
+from streamapp.live import agents, counting
 
 RECORDS = {Source(0, 1): [counting.SourceRecord(5, 0, b"un deux", None)]}
 
