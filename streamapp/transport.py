@@ -385,7 +385,7 @@ class Consumer(faust_aiokafka.Consumer):
         moves = {tp: offset for tp, offset in self._moves.items() if tp in assignment}
         self._moves.clear()
         starts = [tp for tp, offset in moves.items() if offset is None]
-        firsts: dict[Any, int] = {}
+        found: Mapping[Any, int] = {}
         if starts:
             # Looked up, then sought to: aiokafka's seek_to_beginning leaves the position
             # unset until its reset is done, and faust's livelock check asserts on it.
@@ -393,16 +393,13 @@ class Consumer(faust_aiokafka.Consumer):
                 found = await self.earliest_offsets(*starts)
             except KafkaError as exc:
                 log.warning("%s: first offsets not read (%r): trying again", starts, exc)
-                for tp in starts:
-                    self._moves.setdefault(tp, None)  # records wait: none handed on
-                    del moves[tp]
-            else:
-                firsts = {TP(tp.topic, tp.partition): offset for tp, offset in found.items()}
+        firsts = {TP(tp.topic, tp.partition): offset for tp, offset in found.items()}
         for tp, offset in moves.items():
             if tp in self._moves:
                 continue  # asked for again meanwhile: that move decides
             if offset is None and tp not in firsts:
-                self._moves[tp] = None  # no answer for it: as for a failed look-up
+                # First offset not read: the move waits, and no record is handed on.
+                self._moves[tp] = None
                 continue
             try:
                 await super().seek(tp, firsts[tp] if offset is None else offset)
